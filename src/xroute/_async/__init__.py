@@ -1,0 +1,1 @@
+"""The asynchronous shell: `AsyncXRoute`, its resources and `AsyncStream`."""

@@ -1,0 +1,230 @@
+"""`AsyncXRoute`: the asynchronous client (asyncio and trio, through anyio). A driver of
+the core plan: it sends, sleeps and reads; `_sync/_client.py` is its mirror."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Literal, overload
+
+import anyio
+import httpx
+from typing_extensions import Self, Unpack
+
+from .._client_base import DEFAULT_LIMITS, DEFAULT_TIMEOUT, ClientBase
+from .._core.config import TimeoutLike
+from .._core.plan import Discard, Parse, PrimeStream, Send, Sleep, attempt_plan
+from .._core.request import Call, chat_call, embeddings_call, models_call
+from .._core.responses import parse_json, parse_model
+from ..types.chat import ChatCompletion, ChatCompletionChunk, ChatCreateParams
+from ..types.embeddings import CreateEmbeddingResponse, EmbeddingCreateParams
+from ._stream import AsyncStream
+
+# An error body worth showing is small; a gateway that streams megabytes of HTML is cut off.
+_MAX_ERROR_BODY = 64 * 1024
+
+
+class AsyncXRoute(ClientBase):
+    """The asynchronous client of the XRoute endpoint, a drop-in for `openai.AsyncOpenAI`.
+
+    Same arguments as `XRoute`; runs on asyncio and trio.
+
+    >>> async with AsyncXRoute() as client:
+    ...     reply = await client.chat.completions.create(model="openai/gpt-4o", messages=[...])
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | httpx.URL | None = None,
+        *,
+        timeout: TimeoutLike = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        stream_idle_timeout: float | None = None,
+        first_token_timeout: float | None = None,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        self._configure(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            stream_idle_timeout=stream_idle_timeout,
+            first_token_timeout=first_token_timeout,
+            allow_insecure_http=allow_insecure_http,
+            http_client=http_client,
+            http_client_type=httpx.AsyncClient,
+        )
+        self._http = http_client or httpx.AsyncClient(limits=DEFAULT_LIMITS)
+        self._bind_resources()
+
+    def _bind_resources(self) -> None:
+        self.chat = AsyncChat(self)
+        self.embeddings = AsyncEmbeddings(self)
+        self.models = AsyncModels(self)
+
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutLike | None = None,
+        max_retries: int | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        stream_idle_timeout: float | None = None,
+        first_token_timeout: float | None = None,
+    ) -> Self:
+        """A copy with other defaults that shares this client's connection pool.
+
+        >>> patient = client.with_options(timeout=300, max_retries=5)
+        """
+        given = {
+            "timeout": timeout,
+            "max_retries": max_retries,
+            "default_headers": default_headers,
+            "stream_idle_timeout": stream_idle_timeout,
+            "first_token_timeout": first_token_timeout,
+        }
+        return self._copy_with({k: v for k, v in given.items() if v is not None})
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless it was passed in as `http_client`)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _run(self, call: Call, parse: Parse) -> Any:
+        plan = attempt_plan(call, self._context(), parse)
+        command: Any = next(plan)
+        pending: httpx.Response | None = None
+        try:
+            while True:
+                outcome: Any = None
+                if isinstance(command, Send):
+                    try:
+                        outcome = pending = await self._http.send(
+                            command.request, stream=command.stream, follow_redirects=True
+                        )
+                    except httpx.RequestError as err:
+                        outcome = err
+                elif isinstance(command, Sleep):
+                    await anyio.sleep(command.seconds)
+                elif isinstance(command, Discard):
+                    outcome = await _discard(command.response)
+                elif isinstance(command, PrimeStream):
+                    outcome = await _prime(command)
+                pending = None if not isinstance(command, Send) else pending
+                command = plan.send(outcome)
+        except StopIteration as done:
+            return done.value
+        except BaseException:
+            if pending is not None:  # cancelled between send and the plan's verdict
+                with anyio.CancelScope(shield=True):
+                    await pending.aclose()
+            raise
+
+
+async def _discard(response: httpx.Response) -> bytes:
+    body = b""
+    try:
+        async for piece in response.aiter_bytes():
+            body += piece
+            if len(body) >= _MAX_ERROR_BODY:
+                break
+    except httpx.HTTPError:
+        pass  # the status alone still says what went wrong
+    finally:
+        await response.aclose()
+    return body
+
+
+async def _prime(command: PrimeStream) -> AsyncStream[ChatCompletionChunk] | Exception:
+    stream: AsyncStream[ChatCompletionChunk] = AsyncStream(
+        command.response, command.session, clock=time.monotonic
+    )
+    try:
+        await stream.prime()
+    except Exception as err:
+        return err
+    return stream
+
+
+class AsyncCompletions:
+    """`client.chat.completions`."""
+
+    def __init__(self, client: AsyncXRoute) -> None:
+        self._client = client
+
+    @overload
+    async def create(
+        self, *, stream: Literal[False] = False, **params: Unpack[ChatCreateParams]
+    ) -> ChatCompletion: ...
+    @overload
+    async def create(
+        self, *, stream: Literal[True], **params: Unpack[ChatCreateParams]
+    ) -> AsyncStream[ChatCompletionChunk]: ...
+    @overload
+    async def create(
+        self, *, stream: bool, **params: Unpack[ChatCreateParams]
+    ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]: ...
+    async def create(
+        self, *, stream: bool = False, **params: Unpack[ChatCreateParams]
+    ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
+        """Create a chat completion; with `stream=True`, an `AsyncStream` of chunks.
+
+        >>> await client.chat.completions.create(model="openai/gpt-4o",
+        ...     messages=[{"role": "user", "content": "Hi"}])
+        """
+        call = chat_call(params, stream=stream)
+        result: ChatCompletion | AsyncStream[ChatCompletionChunk] = await self._client._run(
+            call, lambda r, c: parse_model(ChatCompletion, r, c)
+        )
+        return result
+
+
+class AsyncChat:
+    """`client.chat`."""
+
+    def __init__(self, client: AsyncXRoute) -> None:
+        self.completions = AsyncCompletions(client)
+
+
+class AsyncEmbeddings:
+    """`client.embeddings`."""
+
+    def __init__(self, client: AsyncXRoute) -> None:
+        self._client = client
+
+    async def create(self, **params: Unpack[EmbeddingCreateParams]) -> CreateEmbeddingResponse:
+        """Embed a string or a list of strings; vectors come back as floats."""
+        result: CreateEmbeddingResponse = await self._client._run(
+            embeddings_call(params), lambda r, c: parse_model(CreateEmbeddingResponse, r, c)
+        )
+        return result
+
+
+class AsyncModels:
+    """`client.models`: the model catalog of the endpoint."""
+
+    def __init__(self, client: AsyncXRoute) -> None:
+        self._client = client
+
+    async def list(self) -> Any:
+        """The models the endpoint serves."""
+        return await self._client._run(models_call(), parse_json)
+
+    async def retrieve(self, model: str) -> Any:
+        """One model's entry."""
+        return await self._client._run(models_call(model), parse_json)

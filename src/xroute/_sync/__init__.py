@@ -1,0 +1,1 @@
+"""The synchronous shell: `XRoute`, its resources and `Stream`."""

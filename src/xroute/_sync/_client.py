@@ -1,0 +1,235 @@
+"""`XRoute`: the synchronous client. A driver of the core plan: it sends, sleeps and reads."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Literal, overload
+
+import httpx
+from typing_extensions import Self, Unpack
+
+from .._client_base import DEFAULT_LIMITS, DEFAULT_TIMEOUT, ClientBase
+from .._core.config import TimeoutLike
+from .._core.plan import Discard, Parse, PrimeStream, Send, Sleep, attempt_plan
+from .._core.request import Call, chat_call, embeddings_call, models_call
+from .._core.responses import parse_json, parse_model
+from ..types.chat import ChatCompletion, ChatCompletionChunk, ChatCreateParams
+from ..types.embeddings import CreateEmbeddingResponse, EmbeddingCreateParams
+from ._stream import Stream
+
+# An error body worth showing is small; a gateway that streams megabytes of HTML is cut off.
+_MAX_ERROR_BODY = 64 * 1024
+
+
+class XRoute(ClientBase):
+    """The synchronous client of the XRoute endpoint, a drop-in for `openai.OpenAI`.
+
+    `api_key` falls back to `XROUTE_API_KEY`, `base_url` to `XROUTE_BASE_URL` and then
+    `https://api.xroute.ai/openai/v1`. One connection pool per client: create it once.
+
+    >>> client = XRoute(api_key="...")
+    >>> reply = client.chat.completions.create(model="openai/gpt-4o", messages=[...])
+    >>> reply.choices[0].message.content
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | httpx.URL | None = None,
+        *,
+        timeout: TimeoutLike = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        stream_idle_timeout: float | None = None,
+        first_token_timeout: float | None = None,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        self._configure(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            stream_idle_timeout=stream_idle_timeout,
+            first_token_timeout=first_token_timeout,
+            allow_insecure_http=allow_insecure_http,
+            http_client=http_client,
+            http_client_type=httpx.Client,
+        )
+        self._http = http_client or httpx.Client(limits=DEFAULT_LIMITS)
+        self._bind_resources()
+
+    def _bind_resources(self) -> None:
+        self.chat = Chat(self)
+        self.embeddings = Embeddings(self)
+        self.models = Models(self)
+
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutLike | None = None,
+        max_retries: int | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        stream_idle_timeout: float | None = None,
+        first_token_timeout: float | None = None,
+    ) -> Self:
+        """A copy with other defaults that shares this client's connection pool.
+
+        >>> patient = client.with_options(timeout=300, max_retries=5)
+        """
+        given = {
+            "timeout": timeout,
+            "max_retries": max_retries,
+            "default_headers": default_headers,
+            "stream_idle_timeout": stream_idle_timeout,
+            "first_token_timeout": first_token_timeout,
+        }
+        return self._copy_with({k: v for k, v in given.items() if v is not None})
+
+    def close(self) -> None:
+        """Close the connection pool (unless it was passed in as `http_client`)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _run(self, call: Call, parse: Parse) -> Any:
+        plan = attempt_plan(call, self._context(), parse)
+        command: Any = next(plan)
+        pending: httpx.Response | None = None
+        try:
+            while True:
+                outcome: Any = None
+                if isinstance(command, Send):
+                    try:
+                        outcome = pending = self._http.send(
+                            command.request, stream=command.stream, follow_redirects=True
+                        )
+                    except httpx.RequestError as err:
+                        outcome = err
+                elif isinstance(command, Sleep):
+                    time.sleep(command.seconds)
+                elif isinstance(command, Discard):
+                    outcome = _discard(command.response)
+                elif isinstance(command, PrimeStream):
+                    outcome = _prime(command)
+                pending = None if not isinstance(command, Send) else pending
+                command = plan.send(outcome)
+        except StopIteration as done:
+            return done.value
+        except BaseException:
+            if pending is not None:  # interrupted between send and the plan's verdict
+                pending.close()
+            raise
+
+
+def _discard(response: httpx.Response) -> bytes:
+    body = b""
+    try:
+        for piece in response.iter_bytes():
+            body += piece
+            if len(body) >= _MAX_ERROR_BODY:
+                break
+    except httpx.HTTPError:
+        pass  # the status alone still says what went wrong
+    finally:
+        response.close()
+    return body
+
+
+def _prime(command: PrimeStream) -> Stream[ChatCompletionChunk] | Exception:
+    stream: Stream[ChatCompletionChunk] = Stream(
+        command.response, command.session, clock=time.monotonic
+    )
+    try:
+        stream.prime()
+    except Exception as err:
+        return err
+    return stream
+
+
+class Completions:
+    """`client.chat.completions`."""
+
+    def __init__(self, client: XRoute) -> None:
+        self._client = client
+
+    @overload
+    def create(
+        self, *, stream: Literal[False] = False, **params: Unpack[ChatCreateParams]
+    ) -> ChatCompletion: ...
+    @overload
+    def create(
+        self, *, stream: Literal[True], **params: Unpack[ChatCreateParams]
+    ) -> Stream[ChatCompletionChunk]: ...
+    @overload
+    def create(
+        self, *, stream: bool, **params: Unpack[ChatCreateParams]
+    ) -> ChatCompletion | Stream[ChatCompletionChunk]: ...
+    def create(
+        self, *, stream: bool = False, **params: Unpack[ChatCreateParams]
+    ) -> ChatCompletion | Stream[ChatCompletionChunk]:
+        """Create a chat completion; with `stream=True`, a `Stream` of chunks.
+
+        Takes every OpenAI chat parameter. `model` is an id, a list of ids (a fallback
+        chain) or a routing policy.
+
+        >>> client.chat.completions.create(model="openai/gpt-4o",
+        ...     messages=[{"role": "user", "content": "Hi"}])
+        """
+        call = chat_call(params, stream=stream)
+        result: ChatCompletion | Stream[ChatCompletionChunk] = self._client._run(
+            call, lambda r, c: parse_model(ChatCompletion, r, c)
+        )
+        return result
+
+
+class Chat:
+    """`client.chat`."""
+
+    def __init__(self, client: XRoute) -> None:
+        self.completions = Completions(client)
+
+
+class Embeddings:
+    """`client.embeddings`."""
+
+    def __init__(self, client: XRoute) -> None:
+        self._client = client
+
+    def create(self, **params: Unpack[EmbeddingCreateParams]) -> CreateEmbeddingResponse:
+        """Embed a string or a list of strings; vectors come back as floats.
+
+        >>> client.embeddings.create(model="openai/text-embedding-3-small", input=["a", "b"])
+        """
+        result: CreateEmbeddingResponse = self._client._run(
+            embeddings_call(params), lambda r, c: parse_model(CreateEmbeddingResponse, r, c)
+        )
+        return result
+
+
+class Models:
+    """`client.models`: the model catalog of the endpoint."""
+
+    def __init__(self, client: XRoute) -> None:
+        self._client = client
+
+    def list(self) -> Any:
+        """The models the endpoint serves."""
+        return self._client._run(models_call(), parse_json)
+
+    def retrieve(self, model: str) -> Any:
+        """One model's entry."""
+        return self._client._run(models_call(model), parse_json)
