@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from pydantic import PrivateAttr
+from pydantic import PrivateAttr, field_validator
 from typing_extensions import Required, TypedDict
 
 from ._base import XRouteModel
@@ -161,6 +161,12 @@ class ChunkChoice(XRouteModel):
     delta: ChoiceDelta = ChoiceDelta()
     finish_reason: str | None = None
     logprobs: ChoiceLogprobs | None = None
+
+    @field_validator("delta", mode="before")
+    @classmethod
+    def _null_delta(cls, value: Any) -> Any:
+        # Some providers send `"delta": null` on the final chunk of a choice.
+        return {} if value is None else value
 
 
 class ChatCompletionChunk(XRouteModel):
