@@ -12,9 +12,10 @@ import pytest
 
 import xroute
 from xroute._core.config import ClientConfig
-from xroute._core.plan import Discard, PlanContext, Send, Sleep, attempt_plan
+from xroute._core.plan import Discard, LoadCatalog, PlanContext, Send, Sleep, attempt_plan
 from xroute._core.request import chat_call
 from xroute._core.responses import parse_model
+from xroute.routing import InMemoryRouteState, UsageSummary
 from xroute.types import ChatCompletion
 
 OK = b'{"id":"c1","choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}]}'
@@ -36,13 +37,37 @@ def _context(clock: FakeClock, **config: Any) -> PlanContext:
         max_retries=config.pop("max_retries", 2),
         default_headers=None,
     )
-    return PlanContext(cfg, clock, lambda: 1_700_000_000.0, random.Random(3))
+    return PlanContext(
+        cfg,
+        clock,
+        lambda: 1_700_000_000.0,
+        random.Random(3),
+        InMemoryRouteState(),
+        UsageSummary(),
+    )
 
 
-def _plan(clock: FakeClock, model: Any = "m", **config: Any) -> Generator[Any, Any, Any]:
+class _Plan:
+    """A plan under test that has answered its catalog question (no catalog)."""
+
+    def __init__(self, plan: Generator[Any, Any, Any]) -> None:
+        self._plan = plan
+
+    def __next__(self) -> Any:
+        ask = next(self._plan)
+        assert ask == LoadCatalog(fetch=False)
+        return self._plan.send(None)
+
+    def send(self, value: Any) -> Any:
+        return self._plan.send(value)
+
+
+def _plan(clock: FakeClock, model: Any = "m", **config: Any) -> Any:
     call = chat_call({"model": model, "messages": [{"role": "user", "content": "x"}]}, stream=False)
-    return attempt_plan(
-        call, _context(clock, **config), lambda r, c: parse_model(ChatCompletion, r, c)
+    return _Plan(
+        attempt_plan(
+            call, _context(clock, **config), lambda r, c: parse_model(ChatCompletion, r, c)
+        )
     )
 
 
@@ -50,7 +75,7 @@ def _reply(command: Send, status: int, body: bytes = OK, **headers: str) -> http
     return httpx.Response(status, content=body, headers=headers, request=command.request)
 
 
-def _finish(plan: Generator[Any, Any, Any], outcome: Any) -> Any:
+def _finish(plan: Any, outcome: Any) -> Any:
     with pytest.raises(StopIteration) as done:
         plan.send(outcome)
     return done.value.value
@@ -154,7 +179,7 @@ def test_bad_2xx_body_is_a_validation_error_not_retried() -> None:
 
 def test_streamed_error_response_is_discarded_before_mapping() -> None:
     call = chat_call({"model": "m", "messages": [{"role": "user", "content": "x"}]}, stream=True)
-    plan = attempt_plan(call, _context(FakeClock()), lambda r, c: None)
+    plan = _Plan(attempt_plan(call, _context(FakeClock()), lambda r, c: None))
     send = next(plan)
     assert send.stream
     response = httpx.Response(401, request=send.request, stream=httpx.ByteStream(b"ignored"))

@@ -1,14 +1,14 @@
 """The attempt plan: every decision of a call, as a generator of I/O commands.
 
-The plan yields what it needs done (`Send`, `Sleep`, `Discard`, `PrimeStream`, ...) and is
-sent back what happened; the two clients are the drivers that do the I/O. Retries,
-backoff, Retry-After, the deadline, fallback across models, error mapping and parsing all
-happen here, once::
+The plan yields what it needs done (`Send`, `Sleep`, `Discard`, `PrimeStream`,
+`LoadCatalog`, `Notify`) and is sent back what happened; the two clients are the drivers
+that do the I/O. Routing, retries, backoff, Retry-After, the deadline, fallback, health
+and cost bookkeeping, error mapping and parsing all happen here, once::
 
-    plan = attempt_plan(call, context)
+    plan = attempt_plan(call, context, parse)
     command = next(plan)
     while True:
-        outcome = <do command: send / sleep / read / prime, sync or async>
+        outcome = <do command: send / sleep / read / prime / load / notify, sync or async>
         command = plan.send(outcome)          # StopIteration.value is the result
 """
 
@@ -17,23 +17,35 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .._exceptions import (
     AllModelsFailedError,
     APIError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    ContextLengthExceededError,
     StreamError,
 )
+from ..routing._cost import Budget, UsageSummary, cost_usd, worst_case_usd
+from ..routing._failover import error_kind, larger_context_only
+from ..routing._policies import Policy, resolve_policy
+from ..routing._report import AttemptRecord, RouteReport
+from ..routing._state import RouteState
 from .config import ClientConfig
 from .errors import status_error, transport_error
 from .request import Call, build_request
-from .retry import RetryPolicy, should_retry_status
+from .retry import RetryPolicy, retry_after_seconds, should_retry_status
 from .stream_state import StreamSession
+
+from ..types.chat import ChatCompletion
+
+if TYPE_CHECKING:
+    from ..catalog import ModelCatalog, Pricing
 
 logger = logging.getLogger("xroute")
 
@@ -71,128 +83,365 @@ class PrimeStream:
     session: StreamSession
 
 
-Command = Send | Sleep | Discard | PrimeStream
+@dataclass(frozen=True, slots=True)
+class LoadCatalog:
+    """Reply with the client's model catalog. `fetch`: load it if it is not cached (reply
+    with the exception if that fails); otherwise reply with the cached one or None."""
+
+    fetch: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Call the user's hook `event` ("attempt", "fallback", "response") with `payload`;
+    reply with None. Only yielded for hooks the client has."""
+
+    event: str
+    payload: Any
+
+
+Command = Send | Sleep | Discard | PrimeStream | LoadCatalog | Notify
 Parse = Callable[[httpx.Response, bytes], Any]
 
 
 @dataclass(slots=True)
 class PlanContext:
-    """What a plan reads besides the call: config, clock (monotonic), wall clock (Unix
-    time, for HTTP-date Retry-After) and the RNG for jitter — all injected."""
+    """What a plan reads besides the call, all injected: the config, the monotonic clock,
+    the wall clock (Unix time, for HTTP-date Retry-After), the RNG, and the client's
+    routing state, usage summary, optional budget, default model and hook names."""
 
     config: ClientConfig
     clock: Callable[[], float]
     wall: Callable[[], float]
     rng: random.Random
+    state: RouteState
+    usage: UsageSummary
+    budget: Budget | None = None
+    default_model: Any = None
+    hooks: frozenset[str] = field(default_factory=frozenset)
 
 
 @dataclass(frozen=True, slots=True)
-class Attempt:
-    """What one attempt did, as the plan saw it."""
+class FallbackEvent:
+    """The payload of the `on_fallback` hook: the model left, the error, the next model."""
 
-    model: str | None
-    attempt: int
-    error: APIError | None
-    elapsed_s: float
-    status_code: int | None = None
-
-
-def candidates_of(model: Any) -> list[str | None]:
-    """The model ids a call may try, in order."""
-    if model is None:
-        return [None]
-    if isinstance(model, str):
-        return [model]
-    return list(model)
+    from_model: str
+    error: Exception
+    to_model: str
 
 
 def attempt_plan(call: Call, ctx: PlanContext, parse: Parse) -> Generator[Command, Any, Any]:
-    """Run `call` to a result: retry, back off, fall back and map errors (see module doc)."""
+    """Run `call` to a result: route, retry, back off, fall back and account (module doc)."""
+    if call.model is None:
+        return (yield from _unrouted(call, ctx, parse))
+    policy = resolve_policy(call.model, default=ctx.default_model)
+    catalog = yield LoadCatalog(fetch=policy.requires_catalog)
+    if isinstance(catalog, Exception):
+        raise catalog
+    run = _Run(call, ctx, policy, catalog)
+    try:
+        return (yield from run.attempts(parse))
+    except BaseException:
+        run.release_budget()
+        raise
+
+
+class _Run:
+    """The state of one routed call while the plan runs it."""
+
+    def __init__(
+        self, call: Call, ctx: PlanContext, policy: Policy, catalog: ModelCatalog | None
+    ) -> None:
+        self.call = call
+        self.ctx = ctx
+        self.policy = policy
+        self.catalog = catalog
+        self.timeout = call.timeout or ctx.config.timeout
+        self.started = ctx.clock()
+        deadline = self.timeout.deadline
+        self.deadline_at = None if deadline is None else self.started + deadline
+        self.secret = ctx.config.api_key.reveal()
+        self.records: list[AttemptRecord] = []
+        self.remaining = policy.candidates(
+            catalog,
+            ctx.state,
+            now=self.started,
+            rng=ctx.rng,
+            prompt_tokens=call.prompt_tokens,
+            max_tokens=call.max_tokens,
+            needs=call.needs,
+            stream=call.stream,
+        )
+        self.held = 0.0
+        if ctx.budget is not None:
+            worst = worst_case_usd(
+                self.remaining,
+                catalog,
+                prompt_tokens=call.prompt_tokens,
+                max_tokens=call.max_tokens,
+            )
+            self.held = ctx.budget.reserve(worst)
+
+    def release_budget(self) -> None:
+        if self.ctx.budget is not None and self.held:
+            self.ctx.budget.settle(self.held, 0.0)
+            self.held = 0.0
+
+    def attempts(self, parse: Parse) -> Generator[Command, Any, Any]:
+        ctx, call, state = self.ctx, self.call, self.ctx.state
+        retry = RetryPolicy(max_retries=ctx.config.max_retries)
+        last_error: Exception | None = None
+        while self.remaining:
+            model = self.remaining.pop(0)
+            if not state.begin(model, now=ctx.clock()) and self.remaining:
+                state.end(model)
+                self.records.append(AttemptRecord.skipped(model, "circuit open"))
+                continue
+            settled = False  # a streamed success hands `end` over to the stream
+            try:
+                retries_done = 0
+                while True:
+                    outcome = yield from self._attempt(model, parse)
+                    if not isinstance(outcome, Exception):
+                        settled = call.stream
+                        return (yield from self._succeeded(model, outcome))
+                    error = last_error = outcome
+                    if isinstance(error, ContextLengthExceededError):
+                        self.remaining = larger_context_only(self.remaining, model, self.catalog)
+                    decision = self.policy.rules.decide(
+                        error,
+                        other_candidates_left=bool(self.remaining),
+                        retries_done=retries_done,
+                        max_retries=retry.max_retries,
+                    )
+                    if decision == "retry_same":
+                        headers = getattr(error, "headers", None)
+                        delay = retry.delay(retries_done, headers, rng=ctx.rng, wall=ctx.wall())
+                        if self.deadline_at is not None and ctx.clock() + delay >= self.deadline_at:
+                            raise error  # the deadline would pass while sleeping: fail now
+                        yield Sleep(delay)
+                        retries_done += 1
+                        continue
+                    if decision == "next_model":
+                        if "fallback" in ctx.hooks:
+                            yield Notify("fallback", FallbackEvent(model, error, self.remaining[0]))
+                        break
+                    raise self._final(error)
+            finally:
+                if not settled:
+                    state.end(model)
+        # Every candidate was skipped or handed over without an answer.
+        raise AllModelsFailedError(self.records) from last_error
+
+    def _final(self, error: Exception) -> Exception:
+        tried = {r.model for r in self.records}
+        if len(tried) > 1 and self.policy.rules.fails_over(error):
+            failed = AllModelsFailedError(self.records)
+            failed.__cause__ = error
+            return failed
+        return error
+
+    def _attempt(self, model: str, parse: Parse) -> Generator[Command, Any, Any]:
+        """One attempt on `model`: a result (or primed stream), or the error it ended with."""
+        ctx, call = self.ctx, self.call
+        now = ctx.clock()
+        left = None if self.deadline_at is None else self.deadline_at - now
+        if left is not None and left <= 0:
+            raise _deadline_error(self.timeout.deadline, self.records)
+        request = build_request(ctx.config, call, model, timeout=self.timeout.for_attempt(left))
+        outcome = yield Send(request, call.stream)
+        status: int | None = None
+        error: Exception
+        if isinstance(outcome, Exception):
+            error = transport_error(outcome, request)
+        else:
+            status = outcome.status_code
+            if status >= 300:
+                content = (yield Discard(outcome)) if call.stream else outcome.content
+                error = status_error(outcome, content, secret=self.secret)
+            elif call.stream:
+                session = StreamSession(
+                    request=request,
+                    started_at=now,
+                    first_token_timeout=call.first_token_timeout or ctx.config.first_token_timeout,
+                    idle_timeout=call.stream_idle_timeout or ctx.config.stream_idle_timeout,
+                    deadline_at=self.deadline_at,
+                    secret=self.secret,
+                )
+                primed = yield PrimeStream(outcome, session)
+                if not isinstance(primed, StreamError):
+                    _log(call, model, status, len(self.records) + 1, ctx.clock() - now)
+                    return _Served(primed, now, status, session)
+                error = primed
+            else:
+                try:
+                    result = parse(outcome, outcome.content)
+                except APIResponseValidationError as err:
+                    error = err
+                else:
+                    _log(call, model, status, len(self.records) + 1, ctx.clock() - now)
+                    return _Served(result, now, status, None)
+        elapsed = ctx.clock() - now
+        _log(call, model, status, len(self.records) + 1, elapsed, error)
+        headers = getattr(error, "headers", None)
+        retry_after = retry_after_seconds(headers, wall=ctx.wall()) if headers else None
+        ctx.state.record_failure(
+            model, now=ctx.clock(), error_kind=error_kind(error), retry_after_s=retry_after
+        )
+        record = AttemptRecord.from_error(model, error, elapsed_s=elapsed, secret=self.secret)
+        self.records.append(record)
+        if "attempt" in ctx.hooks:
+            yield Notify("attempt", record)
+        return error
+
+    def _succeeded(self, model: str, served: _Served) -> Generator[Command, Any, Any]:
+        ctx = self.ctx
+        now = ctx.clock()
+        elapsed = now - served.sent_at
+        pricing = self._pricing(model)
+        if served.session is not None:
+            ttft = served.session.first_content_at
+            ttft_s = None if ttft is None else ttft - served.sent_at
+            record = AttemptRecord(model, "ok", status_code=served.status, elapsed_s=elapsed)
+            record = replace(record, ttft_s=ttft_s)
+            self.records.append(record)
+            report = RouteReport(model, tuple(self.records), None, now - self.started)
+            stream = served.value
+            stream.route = report
+            served.session.observer = _StreamAccount(self, model, served.sent_at, pricing, stream)
+            self.held = 0.0  # the stream settles the budget when it ends
+        else:
+            result = served.value
+            usage = getattr(result, "usage", None)
+            cost = cost_usd(usage, pricing)
+            completion_tokens = getattr(usage, "completion_tokens", None)
+            ctx.state.record_success(
+                model, now=now, latency_s=elapsed, completion_tokens=completion_tokens
+            )
+            record = AttemptRecord(model, "ok", status_code=served.status, elapsed_s=elapsed)
+            self.records.append(record)
+            result._route = RouteReport(model, tuple(self.records), cost, now - self.started, usage)
+            ctx.usage.record(model, usage, cost)
+            if ctx.budget is not None:
+                ctx.budget.settle(self.held, cost)
+                self.held = 0.0
+        if "attempt" in ctx.hooks:
+            yield Notify("attempt", self.records[-1])
+        if "response" in ctx.hooks:
+            yield Notify("response", served.value)
+        return served.value
+
+    def _pricing(self, model: str) -> Pricing | None:
+        entry = self.catalog.get(model) if self.catalog is not None else None
+        return None if entry is None else entry.pricing
+
+
+@dataclass(frozen=True, slots=True)
+class _Served:
+    value: Any
+    sent_at: float
+    status: int | None
+    session: StreamSession | None
+
+
+class _StreamAccount:
+    """Bookkeeping for a stream that outlives its plan: health, cost, usage, budget, route."""
+
+    def __init__(
+        self, run: _Run, model: str, sent_at: float, pricing: Pricing | None, stream: Any
+    ) -> None:
+        self._run = run
+        self._model = model
+        self._sent_at = sent_at
+        self._pricing = pricing
+        self._stream = stream
+        self._held = run.held if run.held else 0.0
+        self._ended = False
+
+    def _end(self, snapshot: ChatCompletion, now: float) -> float | None:
+        self._ended = True
+        run, ctx = self._run, self._run.ctx
+        usage = snapshot.usage
+        cost = cost_usd(usage, self._pricing)
+        ctx.usage.record(self._model, usage, cost)
+        if ctx.budget is not None:
+            ctx.budget.settle(self._held, cost)
+        route = self._stream.route
+        if isinstance(route, RouteReport):
+            self._stream.route = replace(
+                route, cost_usd=cost, latency_s=now - run.started, usage=usage
+            )
+        ctx.state.end(self._model)
+        return cost
+
+    def completed(self, snapshot: ChatCompletion, now: float) -> None:
+        """The stream reached `[DONE]`."""
+        if self._ended:
+            return
+        usage = snapshot.usage
+        self._run.ctx.state.record_success(
+            self._model,
+            now=now,
+            latency_s=now - self._sent_at,
+            completion_tokens=None if usage is None else usage.completion_tokens,
+        )
+        self._end(snapshot, now)
+
+    def failed(self, error: Exception, now: float) -> None:
+        """The stream failed after its first token (no fallback any more)."""
+        if self._ended:
+            return
+        self._run.ctx.state.record_failure(self._model, now=now, error_kind=error_kind(error))
+        self._end(getattr(error, "partial", None) or _EMPTY, now)
+
+    def abandoned(self, snapshot: ChatCompletion, now: float) -> None:
+        """The caller closed the stream early: no verdict on the model's health."""
+        if not self._ended:
+            self._end(snapshot, now)
+
+
+_EMPTY = ChatCompletion(choices=[])
+
+
+def _unrouted(call: Call, ctx: PlanContext, parse: Parse) -> Generator[Command, Any, Any]:
+    """Calls without a model (the catalog endpoints): plain retries, no routing."""
     config = ctx.config
     timeout = call.timeout or config.timeout
     retry = RetryPolicy(max_retries=config.max_retries)
     started = ctx.clock()
     deadline_at = None if timeout.deadline is None else started + timeout.deadline
-    models = candidates_of(call.model)
-    attempts: list[Attempt] = []
     secret = config.api_key.reveal()
-
-    for index, model in enumerate(models):
-        last_model = index == len(models) - 1
-        # In a chain, a failing model hands over at once; the last one uses its retries.
-        allowed_retries = retry.max_retries if last_model else 0
-        retries_done = 0
-        while True:
-            now = ctx.clock()
-            remaining = None if deadline_at is None else deadline_at - now
-            if remaining is not None and remaining <= 0:
-                raise _deadline_error(timeout.deadline, attempts)
-            request = build_request(config, call, model, timeout=timeout.for_attempt(remaining))
-            outcome = yield Send(request, call.stream)
-            elapsed = ctx.clock() - now
-            error: APIError
-            if isinstance(outcome, Exception):
-                error = transport_error(outcome, request)
-                status = None
-            else:
-                status = outcome.status_code
-                if status < 300:
-                    if not call.stream:
-                        result = parse(outcome, outcome.content)
-                        _log(call, model, status, len(attempts) + 1, elapsed)
-                        return result
-                    session = StreamSession(
-                        request=request,
-                        started_at=now,
-                        first_token_timeout=call.first_token_timeout or config.first_token_timeout,
-                        idle_timeout=call.stream_idle_timeout or config.stream_idle_timeout,
-                        deadline_at=deadline_at,
-                        secret=secret,
-                    )
-                    primed = yield PrimeStream(outcome, session)
-                    if not isinstance(primed, StreamError):
-                        _log(call, model, status, len(attempts) + 1, elapsed)
-                        return primed
-                    error = primed
-                else:
-                    content = (yield Discard(outcome)) if call.stream else outcome.content
-                    error = status_error(outcome, content, secret=secret)
-            _log(call, model, status, len(attempts) + 1, elapsed, error)
-            attempts.append(Attempt(model, len(attempts) + 1, error, elapsed, status))
-            if not _retryable(error):
-                if len(models) > 1 and _falls_back(error) and not last_model:
-                    break
-                raise error
-            if retries_done < allowed_retries:
-                headers = outcome.headers if isinstance(outcome, httpx.Response) else None
-                delay = retry.delay(retries_done, headers, rng=ctx.rng, wall=ctx.wall())
-                if deadline_at is not None and ctx.clock() + delay >= deadline_at:
-                    raise error  # the deadline would pass while sleeping: fail now
-                yield Sleep(delay)
-                retries_done += 1
-                continue
-            if last_model:
-                if len(models) > 1:
-                    raise AllModelsFailedError([]) from error
-                raise error
-            break
-    raise AssertionError("unreachable: the last model either returns or raises")
+    for attempt in range(retry.max_retries + 1):
+        now = ctx.clock()
+        left = None if deadline_at is None else deadline_at - now
+        if left is not None and left <= 0:
+            raise _deadline_error(timeout.deadline, [])
+        request = build_request(config, call, None, timeout=timeout.for_attempt(left))
+        outcome = yield Send(request, False)
+        error: APIError
+        if isinstance(outcome, Exception):
+            error = transport_error(outcome, request)
+        elif outcome.status_code < 300:
+            _log(call, None, outcome.status_code, attempt + 1, ctx.clock() - now)
+            return parse(outcome, outcome.content)
+        else:
+            error = status_error(outcome, outcome.content, secret=secret)
+        _log(call, None, getattr(error, "status_code", None), attempt + 1, ctx.clock() - now, error)
+        retryable = not isinstance(error, APIStatusError) or should_retry_status(
+            error.status_code, error.headers or {}
+        )
+        if not retryable or attempt == retry.max_retries:
+            raise error
+        headers = error.headers if isinstance(error, APIStatusError) else None
+        delay = retry.delay(attempt, headers, rng=ctx.rng, wall=ctx.wall())
+        if deadline_at is not None and ctx.clock() + delay >= deadline_at:
+            raise error
+        yield Sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _retryable(error: APIError) -> bool:
-    if isinstance(error, APIStatusError):
-        headers = error.headers if error.headers is not None else httpx.Headers()
-        return should_retry_status(error.status_code, headers)
-    # Connection errors, timeouts and streams that died before their first token.
-    return True
-
-
-def _falls_back(error: APIError) -> bool:
-    return isinstance(error, APIStatusError) and error.status_code == 404
-
-
-def _deadline_error(deadline: float | None, attempts: list[Attempt]) -> APITimeoutError:
-    tried = f" after {len(attempts)} attempt(s)" if attempts else ""
+def _deadline_error(deadline: float | None, records: list[AttemptRecord]) -> APITimeoutError:
+    tried = f" after {len(records)} attempt(s)" if records else ""
     return APITimeoutError(
         f"the call's deadline of {deadline} s passed{tried}; raise Timeout(deadline=...)"
     )

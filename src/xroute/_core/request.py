@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from .._exceptions import InvalidArgumentError
 from .._version import __version__
+from ..routing._tokens import estimate_input_tokens, estimate_prompt_tokens
 from ..types.chat import ChatCreateParams
 from ..types.embeddings import EmbeddingCreateParams
 from .config import ClientConfig, Timeout, check_headers, check_seconds, to_timeout
@@ -78,6 +79,10 @@ class Call:
     timeout: Timeout | None = None
     stream_idle_timeout: float | None = None
     first_token_timeout: float | None = None
+    # What routing needs to know about the request, worked out once.
+    prompt_tokens: int = 0
+    max_tokens: int | None = None
+    needs: frozenset[str] = frozenset()
 
 
 def _suggest(name: str, known: Iterable[str]) -> str:
@@ -177,8 +182,30 @@ def chat_call(params: Mapping[str, Any], *, stream: object) -> Call:
         model=params["model"],
         body=body,
         stream=stream,
+        prompt_tokens=estimate_prompt_tokens(body["messages"], tools=body.get("tools")),
+        max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
+        needs=_needs(body),
         **_transport_options(params),
     )
+
+
+def _needs(body: Mapping[str, Any]) -> frozenset[str]:
+    """Capabilities the request itself implies, so routing skips models without them."""
+    needs = set()
+    if body.get("tools") or body.get("functions"):
+        needs.add("tools")
+    response_format = body.get("response_format")
+    kind = response_format.get("type") if isinstance(response_format, Mapping) else None
+    if kind in ("json_object", "json_schema"):
+        needs.add("response_format")
+    for message in body["messages"]:
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, list) and any(
+            isinstance(part, Mapping) and part.get("type") == "image_url" for part in content
+        ):
+            needs.add("vision")
+            break
+    return frozenset(needs)
 
 
 def embeddings_call(params: Mapping[str, Any]) -> Call:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, overload
 
@@ -12,9 +14,25 @@ from typing_extensions import Self, Unpack
 
 from .._client_base import DEFAULT_LIMITS, DEFAULT_TIMEOUT, ClientBase
 from .._core.config import TimeoutLike
-from .._core.plan import Discard, Parse, PrimeStream, Send, Sleep, attempt_plan
+from .._core.plan import (
+    Discard,
+    FallbackEvent,
+    LoadCatalog,
+    Notify,
+    Parse,
+    PrimeStream,
+    Send,
+    Sleep,
+    attempt_plan,
+)
 from .._core.request import Call, chat_call, embeddings_call, models_call
 from .._core.responses import parse_json, parse_model
+from .._exceptions import InvalidArgumentError, XRouteError
+from ..catalog import Model, ModelCatalog
+from ..routing._cost import Budget
+from ..routing._policies import Policy
+from ..routing._report import AttemptRecord
+from ..routing._state import RouteState
 from ..types.chat import ChatCompletion, ChatCompletionChunk, ChatCreateParams
 from ..types.embeddings import CreateEmbeddingResponse, EmbeddingCreateParams
 from ._stream import Stream
@@ -46,6 +64,15 @@ class XRoute(ClientBase):
         stream_idle_timeout: float | None = None,
         first_token_timeout: float | None = None,
         allow_insecure_http: bool = False,
+        default_model: str | Sequence[str] | Policy | None = None,
+        route_state: RouteState | None = None,
+        budget: float | Budget | None = None,
+        catalog: ModelCatalog | None = None,
+        catalog_ttl: float = 300.0,
+        catalog_overrides: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+        on_attempt: Callable[[AttemptRecord], object] | None = None,
+        on_fallback: Callable[[FallbackEvent], object] | None = None,
+        on_response: Callable[[Any], object] | None = None,
     ) -> None:
         self._configure(
             api_key=api_key,
@@ -57,9 +84,21 @@ class XRoute(ClientBase):
             first_token_timeout=first_token_timeout,
             allow_insecure_http=allow_insecure_http,
             http_client=http_client,
+            default_model=default_model,
+            route_state=route_state,
+            budget=budget,
+            catalog=catalog,
+            catalog_ttl=catalog_ttl,
+            catalog_overrides=catalog_overrides,
+            hooks={
+                "on_attempt": on_attempt,
+                "on_fallback": on_fallback,
+                "on_response": on_response,
+            },
             http_client_type=httpx.Client,
         )
         self._http = http_client or httpx.Client(limits=DEFAULT_LIMITS)
+        self._catalog_lock = threading.Lock()
         self._bind_resources()
 
     def _bind_resources(self) -> None:
@@ -125,6 +164,10 @@ class XRoute(ClientBase):
                     outcome = _discard(command.response)
                 elif isinstance(command, PrimeStream):
                     outcome = _prime(command)
+                elif isinstance(command, LoadCatalog):
+                    outcome = self._load_catalog(fetch=command.fetch)
+                elif isinstance(command, Notify):
+                    self._hooks[command.event](command.payload)
                 pending = None if not isinstance(command, Send) else pending
                 command = plan.send(outcome)
         except StopIteration as done:
@@ -132,7 +175,28 @@ class XRoute(ClientBase):
         except BaseException:
             if pending is not None:  # interrupted between send and the plan's verdict
                 pending.close()
+            plan.close()  # runs the plan's clean-up (in-flight counts, budget) now
             raise
+
+    def _load_catalog(
+        self, *, fetch: bool, refresh: bool = False
+    ) -> ModelCatalog | Exception | None:
+        cache = self._catalog_cache
+        if not fetch:
+            return cache.peek(time.monotonic())
+        # One fetch at a time: concurrent first callers wait for it and share its result.
+        with self._catalog_lock:
+            found = None if refresh else cache.fresh(time.monotonic())
+            if found is None:
+                try:
+                    outcome: Any = self._run(models_call(), parse_json)
+                except XRouteError as err:
+                    outcome = err
+                try:
+                    found = cache.settle(outcome, time.monotonic())
+                except XRouteError as err:
+                    return err
+            return found
 
 
 def _discard(response: httpx.Response) -> bytes:
@@ -221,15 +285,31 @@ class Embeddings:
 
 
 class Models:
-    """`client.models`: the model catalog of the endpoint."""
+    """`client.models`: the model catalog of the endpoint, fetched once and cached."""
 
     def __init__(self, client: XRoute) -> None:
         self._client = client
 
-    def list(self) -> Any:
-        """The models the endpoint serves."""
-        return self._client._run(models_call(), parse_json)
+    def list(self, *, refresh: bool = False) -> ModelCatalog:
+        """The catalog: every model with prices, context window and capabilities.
 
-    def retrieve(self, model: str) -> Any:
-        """One model's entry."""
-        return self._client._run(models_call(model), parse_json)
+        Cached for `catalog_ttl` seconds (one fetch however many callers ask at once);
+        `refresh=True` fetches again now.
+
+        >>> catalog = client.models.list()
+        >>> catalog.cheapest(supports="tools").id
+        """
+        found = self._client._load_catalog(fetch=True, refresh=refresh)
+        if isinstance(found, Exception):
+            raise found
+        assert found is not None  # fetch=True yields a catalog or an error
+        return found
+
+    def retrieve(self, model: str) -> Model:
+        """One model of the catalog; `UnknownModelError` (with a suggestion) if absent.
+
+        >>> client.models.retrieve("openai/gpt-4o")
+        """
+        if not isinstance(model, str) or not model:
+            raise InvalidArgumentError(f"model id must be a non-empty str, got {model!r}")
+        return (self.list())[model]
