@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 
@@ -72,7 +71,7 @@ def _models(args: argparse.Namespace) -> int:
         min_context=args.min_context,
     ).sort_by(args.sort)
     if args.json:
-        print(json.dumps(catalog.to_json(), indent=2))
+        print(catalog.to_json(indent=2))
     else:
         print(catalog.to_text())
     return 0

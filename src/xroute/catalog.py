@@ -1581,6 +1581,13 @@ class ModelCatalog:
         shown = models[: self.repr_max_rows]
         return [_row(m) for m in shown], len(models) - len(shown)
 
+    def to_text(self) -> str:
+        """The whole catalog as a plain-text table (id, provider, context, $/Mtok, ...).
+
+        >>> print(client.models.list().filter(provider="openai").to_text())  # doctest: +SKIP
+        """
+        return "\n".join(_text_table(self.as_rows()))
+
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         rows, more = self._shown()
         lines = [repr(self), *_text_table(rows)]

@@ -215,20 +215,42 @@ class UsageSummary:
             f"cost_usd={total.cost_usd:.6g}{unpriced}, models={len(self.by_model())})"
         )
 
-    def _repr_html_(self) -> str:
-        rows = sorted(self.by_model().items(), key=lambda item: -item[1].cost_usd)
-        total = self.total()
+    def _rows(self) -> list[tuple[str, ...]]:
+        """Header, one row per model (most expensive first), and the total."""
 
-        def row(name: str, u: ModelUsage, tag: str = "td") -> str:
+        def cells(name: str, u: ModelUsage) -> tuple[str, ...]:
             cost = f"${u.cost_usd:.6f}" + (" +?" if u.unpriced_requests else "")
-            cells = (name, str(u.requests), str(u.prompt_tokens), str(u.completion_tokens), cost)
+            return (name, str(u.requests), str(u.prompt_tokens), str(u.completion_tokens), cost)
+
+        models = sorted(self.by_model().items(), key=lambda item: -item[1].cost_usd)
+        header = ("model", "requests", "prompt tokens", "completion tokens", "cost")
+        return [header, *(cells(n, u) for n, u in models), cells("total", self.total())]
+
+    def to_text(self) -> str:
+        """A plain-text table: requests, tokens and USD per model, then the total.
+
+        >>> print(client.usage.to_text())  # doctest: +SKIP
+        """
+        rows = self._rows()
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        return "\n".join(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+            for r in rows
+        )
+
+    def _repr_html_(self) -> str:
+        header, *models, total = self._rows()
+
+        def row(cells: tuple[str, ...], tag: str = "td") -> str:
             return "<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>"
 
-        body = "".join(row(name, u) for name, u in rows)
+        body = "".join(row(r) for r in models)
         return (
-            "<table><thead><tr><th>model</th><th>requests</th><th>prompt tokens</th>"
-            "<th>completion tokens</th><th>cost</th></tr></thead>"
-            f"<tbody>{body}</tbody><tfoot>{row('total', total, 'th')}</tfoot></table>"
+            f"<table><thead>{row(header, 'th')}</thead>"
+            f"<tbody>{body}</tbody><tfoot>{row(total, 'th')}</tfoot></table>"
         )
 
 
