@@ -4,8 +4,8 @@ the core plan: it sends, sleeps and reads; `_sync/_client.py` is its mirror."""
 from __future__ import annotations
 
 import inspect
-import time
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, overload

@@ -36,13 +36,12 @@ from ..routing._failover import error_kind, larger_context_only
 from ..routing._policies import Policy, resolve_policy
 from ..routing._report import AttemptRecord, RouteReport
 from ..routing._state import RouteState
+from ..types.chat import ChatCompletion
 from .config import ClientConfig
 from .errors import status_error, transport_error
 from .request import Call, build_request
 from .retry import RetryPolicy, retry_after_seconds, should_retry_status
 from .stream_state import StreamSession
-
-from ..types.chat import ChatCompletion
 
 if TYPE_CHECKING:
     from ..catalog import ModelCatalog, Pricing

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from .._exceptions import InvalidArgumentError
 from .._version import __version__
-from ..routing._tokens import estimate_input_tokens, estimate_prompt_tokens
+from ..routing._tokens import estimate_prompt_tokens
 from ..types.chat import ChatCreateParams
 from ..types.embeddings import EmbeddingCreateParams
 from .config import ClientConfig, Timeout, check_headers, check_seconds, to_timeout
