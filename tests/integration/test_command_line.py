@@ -54,3 +54,16 @@ def test_demo_real_without_key_says_what_to_set() -> None:
     done = _run("demo", "--real", env=env)
     assert done.returncode == 2
     assert "XROUTE_API_KEY" in done.stdout
+
+
+def test_demo_in_process_tells_the_whole_story() -> None:
+    import io
+
+    from xroute._demo import run_demo
+
+    out = io.StringIO()
+    assert run_demo(out=out) == 0
+    text = out.getvalue()
+    assert "Cheapest(" in text
+    assert "chose meta-llama/llama-3.1-8b-instruct" in text  # the cheapest with tools + 32k
+    assert "anthropic/claude-3.5-sonnet" in text
