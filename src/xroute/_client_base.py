@@ -15,7 +15,7 @@ from ._core.catalog_cache import CatalogCache
 from ._core.config import ClientConfig, Timeout
 from ._core.plan import PlanContext
 from ._exceptions import InvalidArgumentError
-from .catalog import ModelCatalog
+from .catalog import ModelCatalog, _load_overrides
 from .routing._cost import Budget, UsageSummary
 from .routing._policies import resolve_policy
 from .routing._state import InMemoryRouteState, RouteState
@@ -80,8 +80,10 @@ class ClientBase:
         self.usage = UsageSummary()
         """Requests, tokens and USD spent per model through this client (and its copies)."""
         self._budget = budget if isinstance(budget, Budget) or budget is None else Budget(budget)
+        # A path is read here, once, so the pure cache only ever sees a mapping.
+        overrides = None if catalog_overrides is None else _load_overrides(catalog_overrides)
         self._catalog_cache = CatalogCache(
-            ttl=catalog_ttl, max_age=max(3600.0, catalog_ttl), overrides=catalog_overrides
+            ttl=catalog_ttl, max_age=max(3600.0, catalog_ttl), overrides=overrides
         )
         if catalog is not None:
             if not isinstance(catalog, ModelCatalog):

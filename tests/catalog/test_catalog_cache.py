@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import pytest
 
@@ -234,18 +232,7 @@ def test_overrides_are_merged_into_every_stored_catalog() -> None:
     assert cache.fresh(401.0) is stored
 
 
-def test_overrides_file_is_read_once_when_the_cache_is_made(tmp_path: Path) -> None:
-    path = tmp_path / "overrides.json"
-    path.write_text(json.dumps({"a/x": {"pricing": {"input_per_1m": 2}}}))
-    cache = CatalogCache(overrides=path)
-    path.write_text("not json any more")
-    catalog = cache.settle({"data": [{"id": "a/x"}]}, now=0.0)
-    assert catalog["a/x"].pricing.prompt_usd_per_mtok == 2.0
-
-
-def test_bad_overrides_fail_when_the_cache_is_made(tmp_path: Path) -> None:
-    with pytest.raises(CatalogError, match="cannot read model overrides"):
-        CatalogCache(overrides=tmp_path / "absent.json")
+def test_bad_overrides_fail_when_the_cache_is_made() -> None:
     with pytest.raises(CatalogError, match="the value for 'a/x' must be an object"):
         CatalogCache(overrides={"a/x": 1})  # type: ignore[dict-item]
 

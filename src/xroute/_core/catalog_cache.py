@@ -29,7 +29,6 @@ need prices they fetched a minute ago, but a copy older than ``max_age`` is not 
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -73,7 +72,7 @@ class CatalogCache:
         max_age: float = 3600.0,
         *,
         retry_interval: float = 30.0,
-        overrides: Mapping[str, Mapping[str, Any]] | str | os.PathLike[str] | None = None,
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         for name, value in (("ttl", ttl), ("max_age", max_age), ("retry_interval", retry_interval)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:

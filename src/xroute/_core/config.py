@@ -152,7 +152,6 @@ class ClientConfig:
     default_headers: Mapping[str, str] = field(default_factory=dict)
     stream_idle_timeout: float | None = None
     first_token_timeout: float | None = None
-    log_bodies: bool = False
 
     @classmethod
     def resolve(
@@ -166,7 +165,6 @@ class ClientConfig:
         stream_idle_timeout: object = None,
         first_token_timeout: object = None,
         allow_insecure_http: bool = False,
-        log_bodies: bool = False,
     ) -> ClientConfig:
         """Validate constructor arguments and fill in environment defaults."""
         return cls(
@@ -177,7 +175,6 @@ class ClientConfig:
             default_headers=dict(check_headers(default_headers, "default_headers") or {}),
             stream_idle_timeout=check_seconds(stream_idle_timeout, "stream_idle_timeout"),
             first_token_timeout=check_seconds(first_token_timeout, "first_token_timeout"),
-            log_bodies=log_bodies,
         )
 
     def with_options(self, **changes: Any) -> ClientConfig:
