@@ -12,4 +12,7 @@ class XRouteModel(BaseModel):
     keeping them lets callers read what their gateway sends without waiting for a release.
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
+    # defer_build: schemas are built on first use, not at import (import time is a feature).
+    model_config = ConfigDict(
+        extra="allow", populate_by_name=True, protected_namespaces=(), defer_build=True
+    )
