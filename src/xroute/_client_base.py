@@ -6,60 +6,76 @@ import copy
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
+from typing_extensions import Self
 
 from ._core.catalog_cache import CatalogCache
-from ._core.config import ClientConfig, Timeout
-from ._core.plan import PlanContext
+from ._core.config import ClientConfig, Timeout, TimeoutLike
+from ._core.plan import FallbackEvent, PlanContext
 from ._exceptions import InvalidArgumentError
 from .catalog import ModelCatalog, _load_overrides
 from .routing._cost import Budget, UsageSummary
-from .routing._policies import resolve_policy
+from .routing._policies import Policy, resolve_policy
+from .routing._report import AttemptRecord
 from .routing._state import InMemoryRouteState, RouteState
-
-HOOKS = ("on_attempt", "on_fallback", "on_response")
 
 DEFAULT_TIMEOUT = Timeout()
 # One pool per client; enough keep-alive connections for a busy async backend.
 DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 
-C = TypeVar("C", bound="ClientBase")
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 
 
-class ClientBase:
-    """Configuration and plan context of a client; the subclasses add the I/O."""
+class ClientBase(Generic[H]):
+    """Everything `XRoute` and `AsyncXRoute` share: the constructor, configuration, routing
+    state, usage, catalog cache and copies. The subclasses add the I/O.
+
+    Arguments beyond `openai.OpenAI`'s: `stream_idle_timeout` / `first_token_timeout`
+    (seconds, streams), `allow_insecure_http` (send the key over plain http:// to a host
+    that is not loopback), `default_model` (an id, a fallback list or a policy for calls
+    that pass `model=None`), `route_state` (per-model health; shared by clients that
+    should learn together), `budget` (USD, or a `Budget`), `catalog` (a `ModelCatalog` to
+    use instead of fetching `/models`), `catalog_ttl` (seconds the fetched catalog is kept),
+    `catalog_overrides` (prices/limits/capabilities per model id, a dict or a JSON file),
+    and the hooks `on_attempt(AttemptRecord)`, `on_fallback(FallbackEvent)` and
+    `on_response(result)` (sync callables; `AsyncXRoute` also awaits coroutine hooks).
+    """
 
     _config: ClientConfig
     _owns_http: bool
+    _http: H
+    _http_client_type: ClassVar[type[httpx.Client] | type[httpx.AsyncClient]]
 
-    def _configure(
+    def __init__(
         self,
+        api_key: str | None = None,
+        base_url: str | httpx.URL | None = None,
         *,
-        api_key: str | None,
-        base_url: str | httpx.URL | None,
-        timeout: object,
-        max_retries: object,
-        default_headers: Mapping[str, str] | None,
-        stream_idle_timeout: object,
-        first_token_timeout: object,
-        allow_insecure_http: bool,
-        http_client: object,
-        http_client_type: type,
-        default_model: object = None,
+        timeout: TimeoutLike = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: H | None = None,
+        stream_idle_timeout: float | None = None,
+        first_token_timeout: float | None = None,
+        allow_insecure_http: bool = False,
+        default_model: str | Sequence[str] | Policy | None = None,
         route_state: RouteState | None = None,
         budget: float | Budget | None = None,
         catalog: ModelCatalog | None = None,
         catalog_ttl: float = 300.0,
         catalog_overrides: Mapping[str, Mapping[str, Any]] | str | os.PathLike[str] | None = None,
-        hooks: Mapping[str, object] | None = None,
+        on_attempt: Callable[[AttemptRecord], object] | None = None,
+        on_fallback: Callable[[FallbackEvent], object] | None = None,
+        on_response: Callable[[Any], object] | None = None,
     ) -> None:
-        if http_client is not None and not isinstance(http_client, http_client_type):
+        wanted = self._http_client_type
+        if http_client is not None and not isinstance(http_client, wanted):
             raise TypeError(
-                f"http_client must be an {http_client_type.__module__}."
-                f"{http_client_type.__qualname__}, got {type(http_client).__name__}"
+                f"http_client must be an {wanted.__module__}.{wanted.__qualname__}, "
+                f"got {type(http_client).__name__}"
             )
         self._config = ClientConfig.resolve(
             api_key=api_key,
@@ -71,7 +87,6 @@ class ClientBase:
             first_token_timeout=first_token_timeout,
             allow_insecure_http=allow_insecure_http,
         )
-        self._owns_http = http_client is None
         self._rng = random.Random()
         if default_model is not None:
             resolve_policy(default_model)  # a bad default fails here, not on the first call
@@ -90,11 +105,53 @@ class ClientBase:
                 raise InvalidArgumentError("catalog must be an xroute.ModelCatalog")
             self._catalog_cache.pin(catalog)
         self._hooks: dict[str, Callable[[Any], object]] = {}
-        for name, hook in (hooks or {}).items():
+        hooks = {"attempt": on_attempt, "fallback": on_fallback, "response": on_response}
+        for name, hook in hooks.items():
             if hook is not None:
                 if not callable(hook):
-                    raise InvalidArgumentError(f"{name} must be callable, got {hook!r}")
-                self._hooks[name.removeprefix("on_")] = hook
+                    raise InvalidArgumentError(f"on_{name} must be callable, got {hook!r}")
+                self._hooks[name] = hook
+        # Concurrent first callers of the catalog share one fetch behind this lock.
+        self._catalog_lock = self._new_lock()
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else self._new_http()
+        self._bind_resources()
+
+    def _new_http(self) -> H:
+        raise NotImplementedError
+
+    def _new_lock(self) -> Any:
+        raise NotImplementedError
+
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutLike | None = None,
+        max_retries: int | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        stream_idle_timeout: float | None = None,
+        first_token_timeout: float | None = None,
+    ) -> Self:
+        """A copy with other defaults that shares this client's connection pool, routing
+        state, usage and catalog.
+
+        >>> patient = client.with_options(timeout=300, max_retries=5)
+        """
+        given = {
+            "timeout": timeout,
+            "max_retries": max_retries,
+            "default_headers": default_headers,
+            "stream_idle_timeout": stream_idle_timeout,
+            "first_token_timeout": first_token_timeout,
+        }
+        clone = copy.copy(self)
+        clone._config = self._config.with_options(
+            **{k: v for k, v in given.items() if v is not None}
+        )
+        # The copy shares the pool; only the original closes it.
+        clone._owns_http = False
+        clone._bind_resources()
+        return clone
 
     @property
     def base_url(self) -> httpx.URL:
@@ -133,14 +190,6 @@ class ClientBase:
             self._default_model,
             frozenset(self._hooks),
         )
-
-    def _copy_with(self: C, changes: dict[str, Any]) -> C:
-        clone = copy.copy(self)
-        clone._config = self._config.with_options(**changes)
-        # The copy shares the pool; only the original closes it.
-        clone._owns_http = False
-        clone._bind_resources()
-        return clone
 
     def _bind_resources(self) -> None:
         raise NotImplementedError

@@ -4,9 +4,7 @@ the core plan: it sends, sleeps and reads; `_sync/_client.py` is its mirror."""
 from __future__ import annotations
 
 import inspect
-import os
 import time
-from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, overload
 
@@ -14,11 +12,9 @@ import anyio
 import httpx
 from typing_extensions import Self, Unpack
 
-from .._client_base import DEFAULT_LIMITS, DEFAULT_TIMEOUT, ClientBase
-from .._core.config import TimeoutLike
+from .._client_base import DEFAULT_LIMITS, ClientBase
 from .._core.plan import (
     Discard,
-    FallbackEvent,
     LoadCatalog,
     Notify,
     Parse,
@@ -31,10 +27,6 @@ from .._core.request import Call, chat_call, embeddings_call, models_call
 from .._core.responses import parse_json, parse_model
 from .._exceptions import InvalidArgumentError, XRouteError
 from ..catalog import Model, ModelCatalog
-from ..routing._cost import Budget
-from ..routing._policies import Policy
-from ..routing._report import AttemptRecord
-from ..routing._state import RouteState
 from ..types.chat import ChatCompletion, ChatCompletionChunk, ChatCreateParams
 from ..types.embeddings import CreateEmbeddingResponse, EmbeddingCreateParams
 from ._stream import AsyncStream
@@ -43,7 +35,7 @@ from ._stream import AsyncStream
 _MAX_ERROR_BODY = 64 * 1024
 
 
-class AsyncXRoute(ClientBase):
+class AsyncXRoute(ClientBase[httpx.AsyncClient]):
     """The asynchronous client of the XRoute endpoint, a drop-in for `openai.AsyncOpenAI`.
 
     Same arguments as `XRoute`; runs on asyncio and trio.
@@ -52,81 +44,18 @@ class AsyncXRoute(ClientBase):
     ...     reply = await client.chat.completions.create(model="openai/gpt-4o", messages=[...])
     """
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        base_url: str | httpx.URL | None = None,
-        *,
-        timeout: TimeoutLike = DEFAULT_TIMEOUT,
-        max_retries: int = 2,
-        default_headers: Mapping[str, str] | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        stream_idle_timeout: float | None = None,
-        first_token_timeout: float | None = None,
-        allow_insecure_http: bool = False,
-        default_model: str | Sequence[str] | Policy | None = None,
-        route_state: RouteState | None = None,
-        budget: float | Budget | None = None,
-        catalog: ModelCatalog | None = None,
-        catalog_ttl: float = 300.0,
-        catalog_overrides: Mapping[str, Any] | str | os.PathLike[str] | None = None,
-        on_attempt: Callable[[AttemptRecord], object] | None = None,
-        on_fallback: Callable[[FallbackEvent], object] | None = None,
-        on_response: Callable[[Any], object] | None = None,
-    ) -> None:
-        self._configure(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            stream_idle_timeout=stream_idle_timeout,
-            first_token_timeout=first_token_timeout,
-            allow_insecure_http=allow_insecure_http,
-            http_client=http_client,
-            default_model=default_model,
-            route_state=route_state,
-            budget=budget,
-            catalog=catalog,
-            catalog_ttl=catalog_ttl,
-            catalog_overrides=catalog_overrides,
-            hooks={
-                "on_attempt": on_attempt,
-                "on_fallback": on_fallback,
-                "on_response": on_response,
-            },
-            http_client_type=httpx.AsyncClient,
-        )
-        self._http = http_client or httpx.AsyncClient(limits=DEFAULT_LIMITS)
-        self._catalog_lock = anyio.Lock()
-        self._bind_resources()
+    _http_client_type = httpx.AsyncClient
+
+    def _new_http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(limits=DEFAULT_LIMITS)
+
+    def _new_lock(self) -> anyio.Lock:
+        return anyio.Lock()
 
     def _bind_resources(self) -> None:
         self.chat = AsyncChat(self)
         self.embeddings = AsyncEmbeddings(self)
         self.models = AsyncModels(self)
-
-    def with_options(
-        self,
-        *,
-        timeout: TimeoutLike | None = None,
-        max_retries: int | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        stream_idle_timeout: float | None = None,
-        first_token_timeout: float | None = None,
-    ) -> Self:
-        """A copy with other defaults that shares this client's connection pool.
-
-        >>> patient = client.with_options(timeout=300, max_retries=5)
-        """
-        given = {
-            "timeout": timeout,
-            "max_retries": max_retries,
-            "default_headers": default_headers,
-            "stream_idle_timeout": stream_idle_timeout,
-            "first_token_timeout": first_token_timeout,
-        }
-        return self._copy_with({k: v for k, v in given.items() if v is not None})
 
     async def aclose(self) -> None:
         """Close the connection pool (unless it was passed in as `http_client`)."""
