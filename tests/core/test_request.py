@@ -51,7 +51,6 @@ def test_stream_and_extra_body_reach_the_wire() -> None:
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"messages": MSGS}, "missing required argument.*'model'"),
         ({"model": "m"}, "missing required argument.*'messages'"),
         ({"model": "m", "messages": "hi"}, "messages must be a list"),
         ({"model": "m", "messages": []}, "must not be empty"),
@@ -69,6 +68,15 @@ def test_stream_and_extra_body_reach_the_wire() -> None:
 def test_bad_chat_arguments(params: dict[str, Any], match: str) -> None:
     with pytest.raises(InvalidArgumentError, match=match):
         chat_call(params, stream=False)
+
+
+def test_model_may_be_left_to_the_client_default() -> None:
+    call = chat_call({"messages": MSGS}, stream=False)
+    assert call.model is None
+    assert call.routed
+    assert "model" not in (call.body or {})
+    assert embeddings_call({"input": "x"}).routed
+    assert not models_call().routed
 
 
 def test_stream_must_be_a_bool() -> None:

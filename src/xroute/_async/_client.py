@@ -77,6 +77,7 @@ class AsyncXRoute(ClientBase[httpx.AsyncClient]):
         plan = attempt_plan(call, self._context(), parse)
         command: Any = next(plan)
         pending: httpx.Response | None = None
+        primed: Any = None  # a stream handed to the plan but not yet to the caller
         try:
             while True:
                 outcome: Any = None
@@ -93,6 +94,7 @@ class AsyncXRoute(ClientBase[httpx.AsyncClient]):
                     outcome = await _discard(command.response)
                 elif isinstance(command, PrimeStream):
                     outcome = await _prime(command)
+                    primed = None if isinstance(outcome, Exception) else outcome
                 elif isinstance(command, LoadCatalog):
                     outcome = await self._load_catalog(fetch=command.fetch)
                 elif isinstance(command, Notify):
@@ -107,6 +109,8 @@ class AsyncXRoute(ClientBase[httpx.AsyncClient]):
             if pending is not None:  # cancelled between send and the plan's verdict
                 with anyio.CancelScope(shield=True):
                     await pending.aclose()
+            if primed is not None:  # a hook raised (or a cancel hit) after the hand-over
+                await primed.aclose()
             plan.close()  # runs the plan's clean-up (in-flight counts, budget) now
             raise
 

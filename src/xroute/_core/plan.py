@@ -131,12 +131,18 @@ class FallbackEvent:
 
 def attempt_plan(call: Call, ctx: PlanContext, parse: Parse) -> Generator[Command, Any, Any]:
     """Run `call` to a result: route, retry, back off, fall back and account (module doc)."""
-    if call.model is None:
+    if not call.routed:
         return (yield from _unrouted(call, ctx, parse))
+    # A routed call without `model=` takes the client's default policy.
     policy = resolve_policy(call.model, default=ctx.default_model)
-    catalog = yield LoadCatalog(fetch=policy.requires_catalog)
+    # A budget needs prices to guard anything, so it loads the catalog even for plain ids;
+    # only a policy that ranks by the catalog fails when it cannot be had.
+    catalog = yield LoadCatalog(fetch=policy.requires_catalog or ctx.budget is not None)
     if isinstance(catalog, Exception):
-        raise catalog
+        if policy.requires_catalog:
+            raise catalog
+        logger.debug("catalog unavailable (%s); the budget cannot price this call", catalog)
+        catalog = None
     run = _Run(call, ctx, policy, catalog)
     try:
         return (yield from run.attempts(parse))
@@ -217,7 +223,8 @@ class _Run:
                         headers = getattr(error, "headers", None)
                         delay = retry.delay(retries_done, headers, rng=ctx.rng, wall=ctx.wall())
                         if self.deadline_at is not None and ctx.clock() + delay >= self.deadline_at:
-                            raise error  # the deadline would pass while sleeping: fail now
+                            # The deadline would pass while sleeping: fail now.
+                            raise self._final(error)
                         yield Sleep(delay)
                         retries_done += 1
                         continue
@@ -268,6 +275,8 @@ class _Run:
                     secret=self.secret,
                 )
                 primed = yield PrimeStream(outcome, session)
+                if isinstance(primed, Exception) and not isinstance(primed, StreamError):
+                    raise primed  # not the model's failure (a bug): never a stream to return
                 if not isinstance(primed, StreamError):
                     _log(call, model, status, len(self.records) + 1, ctx.clock() - now)
                     return _Served(primed, now, status, session)
@@ -307,7 +316,9 @@ class _Run:
             report = RouteReport(model, tuple(self.records), None, now - self.started)
             stream = served.value
             stream.route = report
-            served.session.observer = _StreamAccount(self, model, served.sent_at, pricing, stream)
+            served.session.observer = _StreamAccount(
+                self, model, served.sent_at, ttft_s, pricing, stream
+            )
             self.held = 0.0  # the stream settles the budget when it ends
         else:
             result = served.value
@@ -324,10 +335,17 @@ class _Run:
             if ctx.budget is not None:
                 ctx.budget.settle(self.held, cost)
                 self.held = 0.0
-        if "attempt" in ctx.hooks:
-            yield Notify("attempt", self.records[-1])
-        if "response" in ctx.hooks:
-            yield Notify("response", served.value)
+        try:
+            if "attempt" in ctx.hooks:
+                yield Notify("attempt", self.records[-1])
+            if "response" in ctx.hooks:
+                yield Notify("response", served.value)
+        except BaseException:
+            if served.session is not None:
+                # A hook raised or the call was cancelled after the hand-over: the caller
+                # never gets the stream, so settle it as abandoned (in flight, budget) now.
+                served.session.close(ctx.clock())
+            raise
         return served.value
 
     def _pricing(self, model: str) -> Pricing | None:
@@ -347,17 +365,24 @@ class _StreamAccount:
     """Bookkeeping for a stream that outlives its plan: health, cost, usage, budget, route."""
 
     def __init__(
-        self, run: _Run, model: str, sent_at: float, pricing: Pricing | None, stream: Any
+        self,
+        run: _Run,
+        model: str,
+        sent_at: float,
+        ttft_s: float | None,
+        pricing: Pricing | None,
+        stream: Any,
     ) -> None:
         self._run = run
         self._model = model
         self._sent_at = sent_at
+        self._ttft_s = ttft_s
         self._pricing = pricing
         self._stream = stream
         self._held = run.held if run.held else 0.0
         self._ended = False
 
-    def _end(self, snapshot: ChatCompletion, now: float) -> float | None:
+    def _end(self, snapshot: ChatCompletion, now: float, error: Exception | None = None) -> None:
         self._ended = True
         run, ctx = self._run, self._run.ctx
         usage = snapshot.usage
@@ -366,12 +391,23 @@ class _StreamAccount:
         if ctx.budget is not None:
             ctx.budget.settle(self._held, cost)
         route = self._stream.route
-        if isinstance(route, RouteReport):
+        if isinstance(route, RouteReport) and route.attempts:
+            # The serving attempt lasted until the stream ended, and a stream that broke
+            # after its first token is that attempt's failure, not a success.
+            served = replace(route.attempts[-1], elapsed_s=now - self._sent_at)
+            if error is not None:
+                failed = AttemptRecord.from_error(
+                    self._model, error, elapsed_s=served.elapsed_s, secret=run.secret
+                )
+                served = replace(failed, status_code=served.status_code, ttft_s=served.ttft_s)
             self._stream.route = replace(
-                route, cost_usd=cost, latency_s=now - run.started, usage=usage
+                route,
+                attempts=(*route.attempts[:-1], served),
+                cost_usd=cost,
+                latency_s=now - run.started,
+                usage=usage,
             )
         ctx.state.end(self._model)
-        return cost
 
     def completed(self, snapshot: ChatCompletion, now: float) -> None:
         """The stream reached `[DONE]`."""
@@ -382,6 +418,7 @@ class _StreamAccount:
             self._model,
             now=now,
             latency_s=now - self._sent_at,
+            ttft_s=self._ttft_s,
             completion_tokens=None if usage is None else usage.completion_tokens,
         )
         self._end(snapshot, now)
@@ -391,7 +428,7 @@ class _StreamAccount:
         if self._ended:
             return
         self._run.ctx.state.record_failure(self._model, now=now, error_kind=error_kind(error))
-        self._end(getattr(error, "partial", None) or _EMPTY, now)
+        self._end(getattr(error, "partial", None) or _EMPTY, now, error)
 
     def abandoned(self, snapshot: ChatCompletion, now: float) -> None:
         """The caller closed the stream early: no verdict on the model's health."""

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from .._exceptions import InvalidArgumentError
 from .._version import __version__
-from ..routing._tokens import estimate_prompt_tokens
+from ..routing._tokens import estimate_input_tokens, estimate_prompt_tokens
 from ..types.chat import ChatCreateParams
 from ..types.embeddings import EmbeddingCreateParams
 from .config import ClientConfig, Timeout, check_headers, check_seconds, to_timeout
@@ -71,7 +71,9 @@ class Call:
 
     method: str
     path: str
+    # `model=` as given (None: the client's default_model); `routed` calls pick models.
     model: Any = None
+    routed: bool = False
     body: dict[str, Any] | None = None
     stream: bool = False
     extra_headers: Mapping[str, str] = field(default_factory=dict)
@@ -166,12 +168,12 @@ def chat_call(params: Mapping[str, Any], *, stream: object) -> Call:
     if not isinstance(stream, bool):
         raise InvalidArgumentError(f"stream must be True or False, got {stream!r}")
     _check_known(params, _CHAT_ARGS, "chat.completions.create")
-    _check_required(params, ("model", "messages"), "chat.completions.create")
+    _check_required(params, ("messages",), "chat.completions.create")
     _check_types(params, _CHAT_TYPES)
     body: dict[str, Any] = {
         k: v for k, v in params.items() if v is not None and k not in _TRANSPORT_ARGS
     }
-    body.pop("model")
+    body.pop("model", None)
     body["messages"] = _check_messages(params["messages"])
     if stream:
         body["stream"] = True
@@ -179,7 +181,8 @@ def chat_call(params: Mapping[str, Any], *, stream: object) -> Call:
     return Call(
         "POST",
         "chat/completions",
-        model=params["model"],
+        model=params.get("model"),
+        routed=True,
         body=body,
         stream=stream,
         prompt_tokens=estimate_prompt_tokens(body["messages"], tools=body.get("tools")),
@@ -191,7 +194,7 @@ def chat_call(params: Mapping[str, Any], *, stream: object) -> Call:
 
 def _needs(body: Mapping[str, Any]) -> frozenset[str]:
     """Capabilities the request itself implies, so routing skips models without them."""
-    needs = set()
+    needs = {"output:text"}
     if body.get("tools") or body.get("functions"):
         needs.add("tools")
     response_format = body.get("response_format")
@@ -211,7 +214,7 @@ def _needs(body: Mapping[str, Any]) -> frozenset[str]:
 def embeddings_call(params: Mapping[str, Any]) -> Call:
     """Check `embeddings.create` arguments and turn them into a `Call`."""
     _check_known(params, _EMBEDDING_ARGS, "embeddings.create")
-    _check_required(params, ("model", "input"), "embeddings.create")
+    _check_required(params, ("input",), "embeddings.create")
     _check_types(params, {"dimensions": (int,), "encoding_format": (str,), "user": (str,)})
     data = params["input"]
     if not isinstance(data, (str, list, tuple)) or (isinstance(data, (list, tuple)) and not data):
@@ -221,13 +224,21 @@ def embeddings_call(params: Mapping[str, Any]) -> Call:
     body: dict[str, Any] = {
         k: v for k, v in params.items() if v is not None and k not in _TRANSPORT_ARGS
     }
-    body.pop("model")
+    body.pop("model", None)
     # Floats by default: some gateways mangle base64, and a caller asking for base64 gets
     # floats back anyway (the client decodes it).
     body.setdefault("encoding_format", "float")
     body.update(_extra_body(params))
     return Call(
-        "POST", "embeddings", model=params["model"], body=body, **_transport_options(params)
+        "POST",
+        "embeddings",
+        model=params.get("model"),
+        body=body,
+        routed=True,
+        prompt_tokens=estimate_input_tokens(data),
+        max_tokens=0,
+        needs=frozenset({"output:embeddings"}),
+        **_transport_options(params),
     )
 
 

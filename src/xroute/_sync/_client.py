@@ -77,6 +77,7 @@ class XRoute(ClientBase[httpx.Client]):
         plan = attempt_plan(call, self._context(), parse)
         command: Any = next(plan)
         pending: httpx.Response | None = None
+        primed: Any = None  # a stream handed to the plan but not yet to the caller
         try:
             while True:
                 outcome: Any = None
@@ -93,6 +94,7 @@ class XRoute(ClientBase[httpx.Client]):
                     outcome = _discard(command.response)
                 elif isinstance(command, PrimeStream):
                     outcome = _prime(command)
+                    primed = None if isinstance(outcome, Exception) else outcome
                 elif isinstance(command, LoadCatalog):
                     outcome = self._load_catalog(fetch=command.fetch)
                 elif isinstance(command, Notify):
@@ -104,6 +106,8 @@ class XRoute(ClientBase[httpx.Client]):
         except BaseException:
             if pending is not None:  # interrupted between send and the plan's verdict
                 pending.close()
+            if primed is not None:  # a hook raised after the hand-over
+                primed.close()
             plan.close()  # runs the plan's clean-up (in-flight counts, budget) now
             raise
 

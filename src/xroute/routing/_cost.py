@@ -309,7 +309,7 @@ class Budget:
             if worst_case_usd > remaining or remaining <= 0.0:
                 raise BudgetExceededError(
                     f"this call could cost up to ${worst_case_usd:.6f} but only "
-                    f"${max(remaining, 0.0):.6f} of the ${self.max_usd:.2f} budget is left; "
+                    f"${max(remaining, 0.0):.6f} of the ${self.max_usd:g} budget is left; "
                     "lower max_tokens, pick cheaper models, or raise the budget",
                     worst_case_usd=worst_case_usd,
                     remaining_usd=max(remaining, 0.0),

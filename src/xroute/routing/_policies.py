@@ -482,6 +482,10 @@ def _may_support(model: Model, feature: str) -> bool:
     # What a request implies is checked leniently: many gateways' /models entries say
     # nothing about capabilities, and "unknown" must not rule out every model there. A
     # model is skipped only when its entry lists capabilities and this one is not among them.
+    if feature.startswith("output:"):
+        # "output:text" for chat, "output:embeddings" for embeddings: a chat call must not
+        # land on an embedding model (nor the reverse) just because it is cheap.
+        return not model.output_modalities or feature[7:] in model.output_modalities
     if model.supports(feature):
         return True
     if feature.lower() in ("vision", "image"):

@@ -318,7 +318,7 @@ class ChatCreateParams(TypedDict, total=False):
     `extra_body` reach the wire as given; `timeout` overrides the client's for this call.
     """
 
-    model: Required[Any]
+    model: Any  # an id, a list of ids or a policy; omitted: the client's default_model
     messages: Required[Iterable[ChatCompletionMessageParam]]
     audio: Mapping[str, Any] | None
     frequency_penalty: float | None

@@ -60,7 +60,7 @@ class CreateEmbeddingResponse(XRouteModel):
 class EmbeddingCreateParams(TypedDict, total=False):
     """Every argument of `embeddings.create`, for type checkers."""
 
-    model: Required[Any]
+    model: Any  # an id, a list of ids or a policy; omitted: the client's default_model
     input: Required[str | list[str] | list[int] | list[list[int]]]
     dimensions: int | None
     encoding_format: str
