@@ -167,7 +167,7 @@ def test_budget_reserves_worst_cases_and_settles_actual_costs() -> None:
     budget.record(0.6)
     assert budget.remaining_usd == 0.0
     for ask in (0.0001, 0.0):  # exhausted: even an unpriced call is refused
-        with pytest.raises(BudgetExceededError, match=r"only \$0.000000 of the \$1.00 budget"):
+        with pytest.raises(BudgetExceededError, match=r"only \$0.000000 of the \$1 budget"):
             budget.reserve(ask)
     assert repr(budget) == "Budget(max_usd=1, spent_usd=1, reserved_usd=0)"
 
