@@ -37,6 +37,7 @@ from ._exceptions import (
     UnprocessableEntityError,
     XRouteError,
 )
+from ._jupyter import adisplay_stream, display_stream
 from ._sync._client import XRoute
 from ._sync._stream import Stream
 from ._version import __version__
@@ -48,6 +49,7 @@ from .routing import (
     Cheapest,
     FailoverRules,
     Fallback,
+    FallbackEvent,
     Fastest,
     HealthSettings,
     InMemoryRouteState,
@@ -91,6 +93,7 @@ __all__ = [
     "CreateEmbeddingResponse",
     "FailoverRules",
     "Fallback",
+    "FallbackEvent",
     "Fastest",
     "HealthSettings",
     "InMemoryRouteState",
@@ -118,4 +121,6 @@ __all__ = [
     "XRoute",
     "XRouteError",
     "__version__",
+    "adisplay_stream",
+    "display_stream",
 ]

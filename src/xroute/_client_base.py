@@ -14,12 +14,12 @@ from typing_extensions import Self
 
 from ._core.catalog_cache import CatalogCache
 from ._core.config import ClientConfig, Timeout, TimeoutLike
-from ._core.plan import FallbackEvent, PlanContext
+from ._core.plan import PlanContext
 from ._exceptions import InvalidArgumentError
 from .catalog import ModelCatalog, _load_overrides
 from .routing._cost import Budget, UsageSummary
 from .routing._policies import Policy, resolve_policy
-from .routing._report import AttemptRecord
+from .routing._report import AttemptRecord, FallbackEvent
 from .routing._state import InMemoryRouteState, RouteState
 
 DEFAULT_TIMEOUT = Timeout()

@@ -16,6 +16,7 @@ from typing_extensions import Self, TypeVar
 
 from .._core.stream_state import MAX_DRAIN_PIECES, READ_ERRORS, StreamSession, first_choice_text
 from .._exceptions import StreamError
+from ..routing._report import RouteReport
 from ..types.chat import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["AsyncStream"]
@@ -42,8 +43,9 @@ class AsyncStream(Generic[T]):
     received: `StreamErrorEvent`, `StreamInterruptedError` or `StreamTimeoutError`.
     """
 
-    route: object | None
-    """How the call was routed; filled in by the client."""
+    route: RouteReport | None
+    """How the call was routed (model, attempts, cost, latency); the cost and latency are
+    final once the stream has ended."""
 
     def __init__(
         self,
@@ -95,7 +97,9 @@ class AsyncStream(Generic[T]):
         """
         async for _ in self:
             pass
-        return self._session.snapshot()
+        completion = self._session.snapshot()
+        completion._route = self.route
+        return completion
 
     async def aclose(self) -> None:
         """Release the connection; the stream ends. Safe to call more than once."""

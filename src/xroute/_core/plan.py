@@ -34,7 +34,7 @@ from .._exceptions import (
 from ..routing._cost import Budget, UsageSummary, cost_usd, worst_case_usd
 from ..routing._failover import error_kind, larger_context_only
 from ..routing._policies import Policy, resolve_policy
-from ..routing._report import AttemptRecord, RouteReport
+from ..routing._report import AttemptRecord, FallbackEvent, RouteReport
 from ..routing._state import RouteState
 from ..types.chat import ChatCompletion
 from .config import ClientConfig
@@ -118,15 +118,6 @@ class PlanContext:
     budget: Budget | None = None
     default_model: Any = None
     hooks: frozenset[str] = field(default_factory=frozenset)
-
-
-@dataclass(frozen=True, slots=True)
-class FallbackEvent:
-    """The payload of the `on_fallback` hook: the model left, the error, the next model."""
-
-    from_model: str
-    error: Exception
-    to_model: str
 
 
 def attempt_plan(call: Call, ctx: PlanContext, parse: Parse) -> Generator[Command, Any, Any]:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from ..types.chat import CompletionUsage
     from ..types.embeddings import EmbeddingUsage
 
-__all__ = ["AttemptRecord", "Outcome", "RouteReport"]
+__all__ = ["AttemptRecord", "FallbackEvent", "Outcome", "RouteReport"]
 
 Outcome: TypeAlias = Literal["ok", "error", "skipped"]
 """How an attempt ended: served the call, failed, or was never sent (e.g. circuit open)."""
@@ -162,3 +162,16 @@ class RouteReport:
             "<th>error</th><th>elapsed</th><th>first token</th><th>reason</th></tr></thead>"
             f"<tbody>{rows}</tbody></table></div>"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackEvent:
+    """The payload of the `on_fallback` hook: the model left, why, and the next one tried.
+
+    >>> XRoute(on_fallback=lambda e: print(f"{e.from_model} -> {e.to_model}: {e.error}"))
+    ... # doctest: +SKIP
+    """
+
+    from_model: str
+    error: Exception
+    to_model: str

@@ -127,6 +127,24 @@ class ChatCompletion(XRouteModel):
         """How the call was routed: the model that served, every attempt, cost and latency."""
         return self._route
 
+    def __repr__(self) -> str:
+        # Short on purpose: a notebook or a log line wants the gist, not every field.
+        answer = ""
+        if self.choices:
+            message = self.choices[0].message
+            answer = message.content or message.refusal or ""
+            if not answer and message.tool_calls:
+                answer = ", ".join(f"{c.function.name}(…)" for c in message.tool_calls)
+        shown = answer if len(answer) <= 60 else answer[:59] + "…"
+        tokens = f", tokens={self.usage.total_tokens}" if self.usage is not None else ""
+        more = f", choices={len(self.choices)}" if len(self.choices) > 1 else ""
+        return f"ChatCompletion(model={self.model!r}, answer={shown!r}{tokens}{more})"
+
+    def _repr_html_(self) -> str:
+        from .._jupyter import completion_html
+
+        return completion_html(self)
+
 
 class ChoiceDeltaToolCallFunction(XRouteModel):
     """A fragment of a streamed tool call's function: the name once, then argument pieces."""

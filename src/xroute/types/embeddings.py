@@ -56,6 +56,11 @@ class CreateEmbeddingResponse(XRouteModel):
         """How the call was routed: the model that served, every attempt, cost and latency."""
         return self._route
 
+    def __repr__(self) -> str:
+        # Vectors are thousands of floats: show their shape, not their values.
+        width = len(self.data[0].embedding) if self.data else 0
+        return f"CreateEmbeddingResponse(model={self.model!r}, vectors={len(self.data)}x{width})"
+
 
 class EmbeddingCreateParams(TypedDict, total=False):
     """Every argument of `embeddings.create`, for type checkers."""
