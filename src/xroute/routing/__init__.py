@@ -28,8 +28,10 @@ from ._failover import (
     error_kind,
     larger_context_only,
 )
+from ._hedge import Hedge
 from ._policies import Balanced, Cheapest, Fallback, Fastest, Policy, resolve_policy
-from ._report import AttemptRecord, Outcome, RouteReport
+from ._redis import RedisBudget, RedisRouteState
+from ._report import AttemptRecord, FallbackEvent, Outcome, RouteReport
 from ._state import (
     UNSEEN,
     BreakerState,
@@ -54,13 +56,17 @@ __all__ = [
     "ErrorKind",
     "FailoverRules",
     "Fallback",
+    "FallbackEvent",
     "Fastest",
     "HealthSettings",
+    "Hedge",
     "InMemoryRouteState",
     "ModelHealth",
     "ModelUsage",
     "Outcome",
     "Policy",
+    "RedisBudget",
+    "RedisRouteState",
     "RouteReport",
     "RouteState",
     "TokenCounter",
