@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Generator
 from types import TracebackType
 from typing import Any, Literal, overload
 
@@ -19,10 +20,12 @@ from .._core.plan import (
     Notify,
     Parse,
     PrimeStream,
+    Race,
     Send,
     Sleep,
     attempt_plan,
 )
+from .._core.race import LaneLost, RaceSchedule
 from .._core.request import Call, chat_call, embeddings_call, models_call
 from .._core.responses import parse_json, parse_model
 from .._exceptions import InvalidArgumentError, XRouteError
@@ -74,7 +77,10 @@ class AsyncXRoute(ClientBase[httpx.AsyncClient]):
         await self.aclose()
 
     async def _run(self, call: Call, parse: Parse) -> Any:
-        plan = attempt_plan(call, self._context(), parse)
+        return await self._drive(attempt_plan(call, self._context(), parse))
+
+    async def _drive(self, plan: Generator[Any, Any, Any]) -> Any:
+        """Do what `plan` asks until it returns (a hedged lane that lost is cancelled)."""
         command: Any = next(plan)
         pending: httpx.Response | None = None
         primed: Any = None  # a stream handed to the plan but not yet to the caller
@@ -101,6 +107,8 @@ class AsyncXRoute(ClientBase[httpx.AsyncClient]):
                     called = self._hooks[command.event](command.payload)
                     if inspect.isawaitable(called):
                         await called
+                elif isinstance(command, Race):
+                    outcome = await self._race(command)
                 pending = None if not isinstance(command, Send) else pending
                 command = plan.send(outcome)
         except StopIteration as done:
@@ -113,6 +121,37 @@ class AsyncXRoute(ClientBase[httpx.AsyncClient]):
                 await primed.aclose()
             plan.close()  # runs the plan's clean-up (in-flight counts, budget) now
             raise
+
+    async def _race(self, race: Race) -> list[Any]:
+        """Hedged lanes as tasks; the lanes that lost are cancelled (their connections are
+        closed by their drivers) before the race returns."""
+        schedule = RaceSchedule(race.delays)
+        results: list[Any] = [None] * len(race.lanes)
+        scopes = [anyio.CancelScope() for _ in race.lanes]
+        send, receive = anyio.create_memory_object_stream[int](len(race.lanes))
+
+        async def run(lane: int) -> None:
+            with scopes[lane]:
+                try:
+                    results[lane] = await self._drive(race.lanes[lane]())
+                except Exception as err:  # the lane's outcome; the plan decides what it means
+                    results[lane] = err
+            late = results[lane]
+            if isinstance(late, LaneLost) and isinstance(late.value, AsyncStream):
+                await late.value.aclose()
+            send.send_nowait(lane)
+
+        with send, receive:
+            async with anyio.create_task_group() as lanes:
+                while not schedule.over:
+                    for lane in schedule.due(time.monotonic()):
+                        lanes.start_soon(run, lane)
+                    with anyio.move_on_after(schedule.wait_s(time.monotonic())):
+                        lane = await receive.receive()
+                        schedule.finished(lane, results[lane])
+                for lane in schedule.losers():
+                    scopes[lane].cancel()
+        return schedule.replies(results, time.monotonic())
 
     async def _load_catalog(
         self, *, fetch: bool, refresh: bool = False

@@ -14,6 +14,7 @@ and cost bookkeeping, error mapping and parsing all happen here, once::
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from collections.abc import Callable, Generator
@@ -33,12 +34,14 @@ from .._exceptions import (
 )
 from ..routing._cost import Budget, UsageSummary, cost_usd, worst_case_usd
 from ..routing._failover import error_kind, larger_context_only
+from ..routing._hedge import Hedge
 from ..routing._policies import Policy, resolve_policy
 from ..routing._report import AttemptRecord, FallbackEvent, RouteReport
 from ..routing._state import RouteState
 from ..types.chat import ChatCompletion
 from .config import ClientConfig
 from .errors import status_error, transport_error
+from .race import LaneCancelled, LaneLost
 from .request import Call, build_request
 from .retry import RetryPolicy, retry_after_seconds, should_retry_status
 from .stream_state import StreamSession
@@ -99,7 +102,19 @@ class Notify:
     payload: Any
 
 
-Command = Send | Sleep | Discard | PrimeStream | LoadCatalog | Notify
+@dataclass(frozen=True, slots=True)
+class Race:
+    """Run the `lanes` (attempt sub-plans, each made by calling its factory) side by side,
+    starting them as a `RaceSchedule(delays)` says, and drive each like a plan. Reply with
+    one entry per lane: what its sub-plan returned (a served result, an error, or `LaneLost`
+    — then close the stream it holds), `LaneCancelled` for a lane stopped because another
+    answered first, or None for a lane that never started."""
+
+    lanes: tuple[Callable[[], Generator[Any, Any, Any]], ...]
+    delays: tuple[float, ...]
+
+
+Command = Send | Sleep | Discard | PrimeStream | LoadCatalog | Notify | Race
 Parse = Callable[[httpx.Response, bytes], Any]
 
 
@@ -158,6 +173,8 @@ class _Run:
         self.deadline_at = None if deadline is None else self.started + deadline
         self.secret = ctx.config.api_key.reveal()
         self.records: list[AttemptRecord] = []
+        # Prompts of hedged attempts that were cancelled: providers may bill them.
+        self.cancelled_usd = 0.0
         self.remaining = policy.candidates(
             catalog,
             ctx.state,
@@ -184,6 +201,8 @@ class _Run:
             self.held = 0.0
 
     def attempts(self, parse: Parse) -> Generator[Command, Any, Any]:
+        if isinstance(self.policy, Hedge):
+            return (yield from self._hedged(self.policy, parse))
         ctx, call, state = self.ctx, self.call, self.ctx.state
         retry = RetryPolicy(max_retries=ctx.config.max_retries)
         last_error: Exception | None = None
@@ -229,6 +248,90 @@ class _Run:
                     state.end(model)
         # Every candidate was skipped or handed over without an answer.
         raise AllModelsFailedError(self.records) from last_error
+
+    def _hedged(self, hedge: Hedge, parse: Parse) -> Generator[Command, Any, Any]:
+        """Race the candidates `1 + max_extra` at a time; fall over between races."""
+        ctx, call = self.ctx, self.call
+        last_error: Exception | None = None
+        while self.remaining:
+            models = self.remaining[: 1 + hedge.max_extra if self._may_hedge(hedge) else 1]
+            delays = tuple(hedge.delay(m, stream=call.stream) for m in models[:-1])
+            claim: list[str] = []
+            replies = yield Race(
+                tuple(functools.partial(self._lane, m, parse, claim) for m in models), delays
+            )
+            started = [m for m, r in zip(models, replies, strict=True) if r is not None]
+            self.remaining = [m for m in self.remaining if m not in started]
+            winner: tuple[str, _Served] | None = None
+            for model, reply in zip(models, replies, strict=True):
+                if isinstance(reply, _Served):
+                    winner = (model, reply)
+                elif isinstance(reply, LaneCancelled):
+                    self._cancelled(model, reply.elapsed_s)
+                elif isinstance(reply, Exception):
+                    last_error = reply
+            if winner is not None:
+                model, served = winner
+                answered = served.session.first_content_at if served.session else None
+                taken = (answered if answered is not None else ctx.clock()) - served.sent_at
+                hedge.observe(model, taken, stream=call.stream)
+                return (yield from self._succeeded(model, served))
+            assert last_error is not None  # no winner: every lane that started failed
+            if not self.remaining or not self.policy.rules.fails_over(last_error):
+                raise self._final(last_error)
+            if "fallback" in ctx.hooks:
+                yield Notify("fallback", FallbackEvent(started[-1], last_error, self.remaining[0]))
+        raise AllModelsFailedError(self.records) from last_error
+
+    def _may_hedge(self, hedge: Hedge) -> bool:
+        # A call whose budget cannot also cover the extra attempts' worst case runs alone.
+        budget = self.ctx.budget
+        if budget is None:
+            return True
+        extra = self.remaining[1 : 1 + hedge.max_extra]
+        worst = worst_case_usd(
+            extra,
+            self.catalog,
+            prompt_tokens=self.call.prompt_tokens,
+            max_tokens=self.call.max_tokens,
+        )
+        return worst <= budget.remaining_usd
+
+    def _lane(self, model: str, parse: Parse, claim: list[str]) -> Generator[Command, Any, Any]:
+        """One hedged attempt on `model`; the first lane to answer claims the call."""
+        state = self.ctx.state
+        state.begin(model, now=self.ctx.clock())
+        kept = False  # a won stream hands `end` over to the stream's bookkeeping
+        try:
+            outcome = yield from self._attempt(model, parse)
+            if isinstance(outcome, _Served):
+                # list.append is atomic: the first lane to append won, even across threads.
+                claim.append(model)
+                if claim[0] != model:
+                    return LaneLost(outcome.value)
+                kept = outcome.session is not None
+            return outcome
+        finally:
+            if not kept:
+                state.end(model)
+
+    def _cancelled(self, model: str, elapsed_s: float) -> None:
+        self.records.append(
+            AttemptRecord(
+                model,
+                "cancelled",
+                error_type="Cancelled",
+                error_message="another model answered first",
+                elapsed_s=elapsed_s,
+                billed=True,
+            )
+        )
+        # The prompt was sent and may be billed: count it, at the catalog price if known.
+        pricing = self._pricing(model)
+        price = None if pricing is None else pricing.prompt_usd_per_token
+        cost = None if price is None else price * self.call.prompt_tokens
+        self.cancelled_usd += cost or 0.0
+        self.ctx.usage.record(model, None, cost)
 
     def _final(self, error: Exception) -> Exception:
         tried = {r.model for r in self.records}
@@ -314,7 +417,7 @@ class _Run:
         else:
             result = served.value
             usage = getattr(result, "usage", None)
-            cost = cost_usd(usage, pricing)
+            cost = _plus(cost_usd(usage, pricing), self.cancelled_usd)
             completion_tokens = getattr(usage, "completion_tokens", None)
             ctx.state.record_success(
                 model, now=now, latency_s=elapsed, completion_tokens=completion_tokens
@@ -322,7 +425,7 @@ class _Run:
             record = AttemptRecord(model, "ok", status_code=served.status, elapsed_s=elapsed)
             self.records.append(record)
             result._route = RouteReport(model, tuple(self.records), cost, now - self.started, usage)
-            ctx.usage.record(model, usage, cost)
+            ctx.usage.record(model, usage, cost_usd(usage, pricing))
             if ctx.budget is not None:
                 ctx.budget.settle(self.held, cost)
                 self.held = 0.0
@@ -379,6 +482,7 @@ class _StreamAccount:
         usage = snapshot.usage
         cost = cost_usd(usage, self._pricing)
         ctx.usage.record(self._model, usage, cost)
+        cost = _plus(cost, run.cancelled_usd)
         if ctx.budget is not None:
             ctx.budget.settle(self._held, cost)
         route = self._stream.route
@@ -428,6 +532,10 @@ class _StreamAccount:
 
 
 _EMPTY = ChatCompletion(choices=[])
+
+
+def _plus(cost: float | None, extra: float) -> float | None:
+    return cost if cost is None or not extra else cost + extra
 
 
 def _unrouted(call: Call, ctx: PlanContext, parse: Parse) -> Generator[Command, Any, Any]:

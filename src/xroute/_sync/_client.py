@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import queue
 import threading
 import time
+from collections.abc import Generator
 from types import TracebackType
 from typing import Any, Literal, overload
 
@@ -17,10 +20,12 @@ from .._core.plan import (
     Notify,
     Parse,
     PrimeStream,
+    Race,
     Send,
     Sleep,
     attempt_plan,
 )
+from .._core.race import LaneLost, RaceSchedule
 from .._core.request import Call, chat_call, embeddings_call, models_call
 from .._core.responses import parse_json, parse_model
 from .._exceptions import InvalidArgumentError, XRouteError
@@ -50,6 +55,8 @@ class XRoute(ClientBase[httpx.Client]):
         return httpx.Client(limits=DEFAULT_LIMITS)
 
     def _new_lock(self) -> threading.Lock:
+        # The hedging thread pool is made on first use, by `_lanes`.
+        self._lane_pool: concurrent.futures.ThreadPoolExecutor | None = None
         return threading.Lock()
 
     def _bind_resources(self) -> None:
@@ -59,6 +66,8 @@ class XRoute(ClientBase[httpx.Client]):
 
     def close(self) -> None:
         """Close the connection pool (unless it was passed in as `http_client`)."""
+        if self._lane_pool is not None:
+            self._lane_pool.shutdown(wait=False)
         if self._owns_http:
             self._http.close()
 
@@ -74,12 +83,17 @@ class XRoute(ClientBase[httpx.Client]):
         self.close()
 
     def _run(self, call: Call, parse: Parse) -> Any:
-        plan = attempt_plan(call, self._context(), parse)
+        return self._drive(attempt_plan(call, self._context(), parse))
+
+    def _drive(self, plan: Generator[Any, Any, Any], stop: threading.Event | None = None) -> Any:
+        """Do what `plan` asks until it returns; `stop` ends a hedged lane that lost."""
         command: Any = next(plan)
         pending: httpx.Response | None = None
         primed: Any = None  # a stream handed to the plan but not yet to the caller
         try:
             while True:
+                if stop is not None and stop.is_set():
+                    raise _LaneStopped
                 outcome: Any = None
                 if isinstance(command, Send):
                     try:
@@ -99,6 +113,8 @@ class XRoute(ClientBase[httpx.Client]):
                     outcome = self._load_catalog(fetch=command.fetch)
                 elif isinstance(command, Notify):
                     self._hooks[command.event](command.payload)
+                elif isinstance(command, Race):
+                    outcome = self._race(command)
                 pending = None if not isinstance(command, Send) else pending
                 command = plan.send(outcome)
         except StopIteration as done:
@@ -110,6 +126,43 @@ class XRoute(ClientBase[httpx.Client]):
                 primed.close()
             plan.close()  # runs the plan's clean-up (in-flight counts, budget) now
             raise
+
+    def _race(self, race: Race) -> list[Any]:
+        """Hedged lanes on pool threads (the httpx client is thread-safe). A lane that lost
+        stops at its next step; a network wait already under way ends with its own timeout,
+        in the background, and its connection is then closed."""
+        schedule = RaceSchedule(race.delays)
+        results: list[Any] = [None] * len(race.lanes)
+        stops = [threading.Event() for _ in race.lanes]
+        finished: queue.SimpleQueue[int] = queue.SimpleQueue()
+
+        def run(lane: int) -> None:
+            try:
+                results[lane] = self._drive(race.lanes[lane](), stops[lane])
+            except Exception as err:  # the lane's outcome; the plan decides what it means
+                results[lane] = err
+            if isinstance(results[lane], LaneLost) and isinstance(results[lane].value, Stream):
+                results[lane].value.close()
+            finished.put(lane)
+
+        while not schedule.over:
+            for lane in schedule.due(time.monotonic()):
+                self._lanes().submit(run, lane)
+            try:
+                lane = finished.get(timeout=schedule.wait_s(time.monotonic()))
+            except queue.Empty:
+                continue
+            schedule.finished(lane, results[lane])
+        for lane in schedule.losers():
+            stops[lane].set()
+        return schedule.replies(results, time.monotonic())
+
+    def _lanes(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._lane_pool is None:
+            self._lane_pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=8, thread_name_prefix="xroute-hedge"
+            )
+        return self._lane_pool
 
     def _load_catalog(
         self, *, fetch: bool, refresh: bool = False
@@ -130,6 +183,10 @@ class XRoute(ClientBase[httpx.Client]):
                 except XRouteError as err:
                     return err
             return found
+
+
+class _LaneStopped(Exception):
+    """Raised inside a hedged lane's driver once another lane has won."""
 
 
 def _discard(response: httpx.Response) -> bytes:

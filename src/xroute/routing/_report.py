@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AttemptRecord", "FallbackEvent", "Outcome", "RouteReport"]
 
-Outcome: TypeAlias = Literal["ok", "error", "skipped"]
-"""How an attempt ended: served the call, failed, or was never sent (e.g. circuit open)."""
+Outcome: TypeAlias = Literal["ok", "error", "skipped", "cancelled"]
+"""How an attempt ended: served the call, failed, was never sent (e.g. circuit open), or was
+cancelled because a hedged attempt on another model answered first."""
 
 Usage: TypeAlias = Union["CompletionUsage", "EmbeddingUsage"]
 
@@ -92,6 +93,9 @@ class AttemptRecord:
         """One line for people: ``openai/gpt-4o: 503 InternalServerError after 0.12 s``."""
         if self.outcome == "skipped":
             return f"{self.model}: skipped ({self.error_message or 'not tried'})"
+        if self.outcome == "cancelled":
+            billed = " (may be billed)" if self.billed else ""
+            return f"{self.model}: cancelled after {_seconds(self.elapsed_s)}{billed}"
         if self.outcome == "ok":
             ttft = f" (first token {_seconds(self.ttft_s)})" if self.ttft_s is not None else ""
             return f"{self.model}: ok after {_seconds(self.elapsed_s)}{ttft}"
