@@ -40,6 +40,24 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("--sort", default="id", choices=["id", "price", "context", "provider"])
     models.add_argument("--json", action="store_true", help="print JSON instead of a table")
     models.add_argument("--mock", action="store_true", help="ask a built-in mock gateway")
+
+    chat = sub.add_parser(
+        "chat",
+        help="ask a model (one-shot, or an interactive session without a prompt)",
+        description="Stream an answer to the terminal and show which model served it and "
+        "what it cost. Without PROMPT, read prompts line by line (empty line or EOF ends).",
+    )
+    chat.add_argument("prompt", nargs="?", help="the question; omit for an interactive session")
+    chat.add_argument(
+        "--model",
+        default="cheapest",
+        help="a model id, a comma-separated fallback chain, or a policy name: "
+        "cheapest, fastest, balanced (default: cheapest)",
+    )
+    chat.add_argument("--system", help="a system message")
+    chat.add_argument("--max-tokens", type=int, help="cap the answer's length")
+    chat.add_argument("--no-stream", action="store_true", help="wait for the whole answer")
+    chat.add_argument("--mock", action="store_true", help="ask a built-in mock gateway")
     return parser
 
 
@@ -57,6 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_demo(real=args.real)
     if args.command == "models":
         return _models(args)
+    if args.command == "chat":
+        from ._chat_session import run_chat
+
+        return run_chat(args)
     raise AssertionError(args.command)  # pragma: no cover - argparse guards the choices
 
 

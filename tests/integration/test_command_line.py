@@ -67,3 +67,37 @@ def test_demo_in_process_tells_the_whole_story() -> None:
     assert "Cheapest(" in text
     assert "chose meta-llama/llama-3.1-8b-instruct" in text  # the cheapest with tools + 32k
     assert "anthropic/claude-3.5-sonnet" in text
+
+
+def test_chat_one_shot_streams_and_shows_route_and_cost() -> None:
+    done = _run(
+        "chat", "Hello there", "--mock", "--model", "openai/gpt-4o,anthropic/claude-3-haiku"
+    )
+    assert done.returncode == 0, done.stderr
+    assert 'You said: "Hello there"' in done.stdout
+    assert "[openai/gpt-4o · $0.0" in done.stdout
+
+
+def test_chat_session_keeps_history_and_ends_on_an_empty_line() -> None:
+    import io
+
+    from xroute.__main__ import _parser
+    from xroute._chat_session import run_chat
+
+    args = _parser().parse_args(["chat", "--mock", "--model", "cheapest", "--no-stream"])
+    out = io.StringIO()
+    assert (
+        run_chat(args, out=out, ask=io.StringIO("first question\nsecond one\n\nnever read\n")) == 0
+    )
+    text = out.getvalue()
+    assert text.count("meta-llama/llama-3.1-8b-instruct") == 2  # cheapest chat model, twice
+    assert "never read" not in text
+
+
+def test_chat_policy_names_and_chains() -> None:
+    import xroute
+    from xroute._chat_session import model_argument
+
+    assert isinstance(model_argument("Fastest"), xroute.Fastest)
+    assert model_argument("a/x, b/y") == ["a/x", "b/y"]
+    assert model_argument("openai/gpt-4o") == "openai/gpt-4o"
