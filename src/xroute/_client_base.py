@@ -19,7 +19,7 @@ from ._exceptions import InvalidArgumentError
 from .catalog import ModelCatalog, _load_overrides
 from .routing._cost import Budget, UsageSummary
 from .routing._policies import Policy, resolve_policy
-from .routing._report import AttemptRecord, FallbackEvent
+from .routing._report import AttemptRecord, CallEnd, FallbackEvent
 from .routing._state import InMemoryRouteState, RouteState
 
 DEFAULT_TIMEOUT = Timeout()
@@ -40,8 +40,9 @@ class ClientBase(Generic[H]):
     should learn together), `budget` (USD, or a `Budget`), `catalog` (a `ModelCatalog` to
     use instead of fetching `/models`), `catalog_ttl` (seconds the fetched catalog is kept),
     `catalog_overrides` (prices/limits/capabilities per model id, a dict or a JSON file),
-    and the hooks `on_attempt(AttemptRecord)`, `on_fallback(FallbackEvent)` and
-    `on_response(result)` (sync callables; `AsyncXRoute` also awaits coroutine hooks).
+    and the hooks `on_attempt(AttemptRecord)`, `on_fallback(FallbackEvent)`,
+    `on_response(result)` and `on_call_end(CallEnd)` — every routed call, failed ones too,
+    streams when they end (sync callables; `AsyncXRoute` also awaits coroutine hooks).
     """
 
     _config: ClientConfig
@@ -70,6 +71,7 @@ class ClientBase(Generic[H]):
         on_attempt: Callable[[AttemptRecord], object] | None = None,
         on_fallback: Callable[[FallbackEvent], object] | None = None,
         on_response: Callable[[Any], object] | None = None,
+        on_call_end: Callable[[CallEnd], object] | None = None,
     ) -> None:
         wanted = self._http_client_type
         if http_client is not None and not isinstance(http_client, wanted):
@@ -105,7 +107,12 @@ class ClientBase(Generic[H]):
                 raise InvalidArgumentError("catalog must be an xroute.ModelCatalog")
             self._catalog_cache.pin(catalog)
         self._hooks: dict[str, Callable[[Any], object]] = {}
-        hooks = {"attempt": on_attempt, "fallback": on_fallback, "response": on_response}
+        hooks = {
+            "attempt": on_attempt,
+            "fallback": on_fallback,
+            "response": on_response,
+            "call_end": on_call_end,
+        }
         for name, hook in hooks.items():
             if hook is not None:
                 if not callable(hook):

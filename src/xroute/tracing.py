@@ -20,16 +20,14 @@ Candidates skipped (breaker open) are events on the call span. Metrics:
 Prompts and answers are recorded only with ``capture_content=True``
 (``gen_ai.input.messages`` / ``gen_ai.output.messages``). The API key never is.
 
-How: through the client's hooks (`on_attempt`, `on_response`, and `on_call_end` where the
-client has it), chained with any hooks already set. Spans are made when a call ends, with the
-start and end times it had, so nothing waits on the tracer while the call runs. A client
-without `on_call_end` gets spans for served calls only (a call that raises reaches no hook);
-a stream's span ends with the stream.
+How: through the client's hooks (`on_attempt` and `on_call_end`), chained with any hooks
+already set. Spans are made when a call ends, with the start and end times it had, so nothing
+waits on the tracer while the call runs. Failed calls get their span too; a stream's span ends
+with the stream.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import threading
 import time
@@ -43,7 +41,6 @@ from ._client_base import ClientBase
 from ._exceptions import InvalidArgumentError
 from .routing._report import AttemptRecord, RouteReport
 from .types.chat import ChatCompletion
-from .types.embeddings import CreateEmbeddingResponse
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -159,13 +156,12 @@ class Instrumentation:
         self._client = client
         self._lock = threading.Lock()
         self._ended_at: OrderedDict[int, tuple[AttemptRecord, int]] = OrderedDict()
-        # Feature check: clients that take `on_call_end` report every call, failed ones too.
-        self.uses_call_end = "on_call_end" in inspect.signature(type(client)).parameters
+        # `on_call_end` reports every call, failed ones too, and streams when they end.
+        self.uses_call_end = True
         self._previous: dict[str, Callable[[Any], object] | None] = {}
-        events = ["attempt", "call_end"] if self.uses_call_end else ["attempt", "response"]
+        events = ["attempt", "call_end"]
         mine: dict[str, Callable[[Any], None]] = {
             "attempt": self.on_attempt,
-            "response": self.on_response,
             "call_end": self.on_call_end,
         }
         hooks: dict[str, Callable[[Any], object]] = client._hooks
@@ -193,36 +189,6 @@ class Instrumentation:
             self._ended_at[id(record)] = (record, time.time_ns())
             while len(self._ended_at) > _MAX_PENDING:
                 self._ended_at.popitem(last=False)
-
-    def on_response(self, result: Any) -> None:
-        """A served call (clients without `on_call_end`): record it, or its stream's end."""
-        route = getattr(result, "route", None)
-        if not isinstance(route, RouteReport):
-            return
-        if isinstance(result, (ChatCompletion, CreateEmbeddingResponse)):
-            self._record(
-                _Ended(
-                    operation="chat" if isinstance(result, ChatCompletion) else "embeddings",
-                    stream=False,
-                    attempts=route.attempts,
-                    end_ns=time.time_ns(),
-                    latency_s=route.latency_s,
-                    result=result,
-                    error=None,
-                    cost_usd=route.cost_usd,
-                    usage=route.usage,
-                    route=route,
-                    output=result,
-                )
-            )
-            return
-        session = getattr(result, "_session", None)
-        if session is not None and getattr(session, "observer", None) is not None:
-            # A stream: its call ends with it. Until `on_call_end` exists, listen in on the
-            # observer the plan gave its session (it settles cost and usage at the end).
-            parent = self._context_api.get_current()
-            ends = self._pop_ends(route.attempts)
-            session.observer = _StreamEnd(session.observer, self, result, parent, ends)
 
     def on_call_end(self, end: CallEndLike) -> None:
         """A routed call is over, served or not (clients with `on_call_end`)."""
@@ -416,59 +382,6 @@ class Instrumentation:
             self._ttft.record(ttft, attributes)
         if call.cost_usd is not None:
             self._cost.record(call.cost_usd, attributes)
-
-
-class _StreamEnd:
-    """Stands in for a stream session's observer: passes every event on, then records the
-    call once the stream's cost and usage are settled."""
-
-    def __init__(
-        self,
-        inner: Any,
-        tracing: Instrumentation,
-        stream: Any,
-        parent: Context | None,
-        ends: list[int | None],
-    ) -> None:
-        self._inner = inner
-        self._tracing = tracing
-        self._stream = stream
-        self._parent = parent
-        self._ends = ends
-
-    def completed(self, snapshot: ChatCompletion, now: float) -> None:
-        self._inner.completed(snapshot, now)
-        self._done(snapshot, None)
-
-    def failed(self, error: Exception, now: float) -> None:
-        self._inner.failed(error, now)
-        self._done(getattr(error, "partial", None), error)
-
-    def abandoned(self, snapshot: ChatCompletion, now: float) -> None:
-        self._inner.abandoned(snapshot, now)
-        self._done(snapshot, None)
-
-    def _done(self, snapshot: ChatCompletion | None, error: Exception | None) -> None:
-        route = self._stream.route
-        if not isinstance(route, RouteReport):
-            return
-        self._tracing._record(
-            _Ended(
-                operation="chat",
-                stream=True,
-                attempts=route.attempts,
-                end_ns=time.time_ns(),
-                latency_s=route.latency_s,
-                result=self._stream,
-                error=error,
-                cost_usd=route.cost_usd,
-                usage=route.usage,
-                route=route,
-                output=snapshot,
-                parent=self._parent,
-                ends=self._ends,
-            )
-        )
 
 
 def _chain(

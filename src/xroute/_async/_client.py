@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from types import TracebackType
 from typing import Any, Literal, overload
 
@@ -99,7 +99,7 @@ class AsyncXRoute(ClientBase[httpx.AsyncClient]):
                 elif isinstance(command, Discard):
                     outcome = await _discard(command.response)
                 elif isinstance(command, PrimeStream):
-                    outcome = await _prime(command)
+                    outcome = await _prime(command, self._hooks.get("call_end"))
                     primed = None if isinstance(outcome, Exception) else outcome
                 elif isinstance(command, LoadCatalog):
                     outcome = await self._load_catalog(fetch=command.fetch)
@@ -188,10 +188,13 @@ async def _discard(response: httpx.Response) -> bytes:
     return body
 
 
-async def _prime(command: PrimeStream) -> AsyncStream[ChatCompletionChunk] | Exception:
+async def _prime(
+    command: PrimeStream, on_end: Callable[[Any], object] | None
+) -> AsyncStream[ChatCompletionChunk] | Exception:
     stream: AsyncStream[ChatCompletionChunk] = AsyncStream(
         command.response, command.session, clock=time.monotonic
     )
+    stream.on_end = on_end
     try:
         await stream.prime()
     except Exception as err:

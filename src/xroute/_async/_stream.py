@@ -4,11 +4,12 @@ the session's waits with cancel scopes, and makes sure the connection is release
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Generic, cast
+from typing import Any, Generic, cast
 
 import anyio
 import httpx
@@ -62,6 +63,7 @@ class AsyncStream(Generic[T]):
         self._failure: StreamError | None = None
         self._closed = False
         self.route = None
+        self.on_end: Callable[[Any], object] | None = None  # the client's on_call_end hook
 
     @property
     def response(self) -> httpx.Response:
@@ -108,7 +110,11 @@ class AsyncStream(Generic[T]):
             # Shielded: closing must finish even when we got here because of a cancellation.
             with anyio.CancelScope(shield=True):
                 await self._response.aclose()
-            self._session.close(self._clock(), self._failure)
+                ended = self._session.close(self._clock(), self._failure)
+                if ended is not None and self.on_end is not None:
+                    called = self.on_end(ended)
+                    if inspect.isawaitable(called):
+                        await called
 
     async def __aenter__(self) -> Self:
         return self

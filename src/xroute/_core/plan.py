@@ -36,7 +36,7 @@ from ..routing._cost import Budget, UsageSummary, cost_usd, worst_case_usd
 from ..routing._failover import error_kind, larger_context_only
 from ..routing._hedge import Hedge
 from ..routing._policies import Policy, resolve_policy
-from ..routing._report import AttemptRecord, FallbackEvent, RouteReport
+from ..routing._report import AttemptRecord, CallEnd, FallbackEvent, RouteReport
 from ..routing._state import RouteState
 from ..types.chat import ChatCompletion
 from .config import ClientConfig
@@ -149,12 +149,48 @@ def attempt_plan(call: Call, ctx: PlanContext, parse: Parse) -> Generator[Comman
             raise catalog
         logger.debug("catalog unavailable (%s); the budget cannot price this call", catalog)
         catalog = None
-    run = _Run(call, ctx, policy, catalog)
+    try:
+        run = _Run(call, ctx, policy, catalog)
+    except Exception as err:  # e.g. the budget refused the call, or constraints left nothing
+        if "call_end" in ctx.hooks:
+            yield Notify("call_end", _call_end(call, policy, (), (), 0.0, err))
+        raise
     try:
         return (yield from run.attempts(parse))
+    except Exception as err:
+        run.release_budget()
+        if "call_end" in ctx.hooks:
+            yield Notify("call_end", run.ended(None, err, None, None))
+        raise
     except BaseException:
         run.release_budget()
         raise
+
+
+def _call_end(
+    call: Call,
+    policy: Policy,
+    candidates: tuple[str, ...],
+    attempts: tuple[AttemptRecord, ...],
+    latency_s: float,
+    error: BaseException | None,
+    result: Any = None,
+    cost: float | None = None,
+    usage: Any = None,
+) -> CallEnd:
+    return CallEnd(
+        operation="embeddings" if call.path == "embeddings" else "chat",
+        candidates=candidates,
+        policy=type(policy).__name__,
+        stream=call.stream,
+        attempts=attempts,
+        latency_s=latency_s,
+        result=result,
+        error=error,
+        cost_usd=cost,
+        usage=usage,
+        body=call.body,
+    )
 
 
 class _Run:
@@ -185,6 +221,7 @@ class _Run:
             needs=call.needs,
             stream=call.stream,
         )
+        self.candidates = tuple(self.remaining)
         self.held = 0.0
         if ctx.budget is not None:
             worst = worst_case_usd(
@@ -194,6 +231,22 @@ class _Run:
                 max_tokens=call.max_tokens,
             )
             self.held = ctx.budget.reserve(worst)
+
+    def ended(
+        self, result: Any, error: BaseException | None, cost: float | None, usage: Any
+    ) -> CallEnd:
+        """The `on_call_end` payload for this call, as of now."""
+        return _call_end(
+            self.call,
+            self.policy,
+            self.candidates,
+            tuple(self.records),
+            self.ctx.clock() - self.started,
+            error,
+            result,
+            cost,
+            usage,
+        )
 
     def release_budget(self) -> None:
         if self.ctx.budget is not None and self.held:
@@ -434,6 +487,11 @@ class _Run:
                 yield Notify("attempt", self.records[-1])
             if "response" in ctx.hooks:
                 yield Notify("response", served.value)
+            if "call_end" in ctx.hooks and served.session is None:
+                route = served.value.route
+                yield Notify(
+                    "call_end", self.ended(served.value, None, route.cost_usd, route.usage)
+                )
         except BaseException:
             if served.session is not None:
                 # A hook raised or the call was cancelled after the hand-over: the caller
@@ -476,7 +534,9 @@ class _StreamAccount:
         self._held = run.held if run.held else 0.0
         self._ended = False
 
-    def _end(self, snapshot: ChatCompletion, now: float, error: Exception | None = None) -> None:
+    def _end(
+        self, snapshot: ChatCompletion, now: float, error: Exception | None = None
+    ) -> CallEnd | None:
         self._ended = True
         run, ctx = self._run, self._run.ctx
         usage = snapshot.usage
@@ -503,11 +563,15 @@ class _StreamAccount:
                 usage=usage,
             )
         ctx.state.end(self._model)
+        if "call_end" in ctx.hooks:
+            # Hooks are the shells' to call: the stream calls it once it has closed.
+            return run.ended(self._stream, error, cost, usage)
+        return None
 
-    def completed(self, snapshot: ChatCompletion, now: float) -> None:
+    def completed(self, snapshot: ChatCompletion, now: float) -> CallEnd | None:
         """The stream reached `[DONE]`."""
         if self._ended:
-            return
+            return None
         usage = snapshot.usage
         self._run.ctx.state.record_success(
             self._model,
@@ -516,19 +580,18 @@ class _StreamAccount:
             ttft_s=self._ttft_s,
             completion_tokens=None if usage is None else usage.completion_tokens,
         )
-        self._end(snapshot, now)
+        return self._end(snapshot, now)
 
-    def failed(self, error: Exception, now: float) -> None:
+    def failed(self, error: Exception, now: float) -> CallEnd | None:
         """The stream failed after its first token (no fallback any more)."""
         if self._ended:
-            return
+            return None
         self._run.ctx.state.record_failure(self._model, now=now, error_kind=error_kind(error))
-        self._end(getattr(error, "partial", None) or _EMPTY, now, error)
+        return self._end(getattr(error, "partial", None) or _EMPTY, now, error)
 
-    def abandoned(self, snapshot: ChatCompletion, now: float) -> None:
+    def abandoned(self, snapshot: ChatCompletion, now: float) -> CallEnd | None:
         """The caller closed the stream early: no verdict on the model's health."""
-        if not self._ended:
-            self._end(snapshot, now)
+        return None if self._ended else self._end(snapshot, now)
 
 
 _EMPTY = ChatCompletion(choices=[])

@@ -385,15 +385,17 @@ class ChunkAccumulator:
 
 class StreamObserver(Protocol):
     """Told once how a stream ended, when its shell releases the connection (the routing
-    plan uses it to settle health, cost and budget for streams that outlive the call)."""
+    plan uses it to settle health, cost and budget for streams that outlive the call).
+    What it returns is handed to the shell: the payload of the user's `on_call_end` hook,
+    or None."""
 
-    def completed(self, snapshot: ChatCompletion, now: float) -> None:
+    def completed(self, snapshot: ChatCompletion, now: float) -> object:
         """The stream reached `[DONE]`."""
 
-    def failed(self, error: Exception, now: float) -> None:
+    def failed(self, error: Exception, now: float) -> object:
         """The stream failed after it was handed to the caller."""
 
-    def abandoned(self, snapshot: ChatCompletion, now: float) -> None:
+    def abandoned(self, snapshot: ChatCompletion, now: float) -> object:
         """The caller closed the stream (or stopped on an exception) before `[DONE]`."""
 
 
@@ -461,17 +463,17 @@ class StreamSession:
         """The completion received so far."""
         return self.accumulator.snapshot()
 
-    def close(self, now: float, failure: StreamError | None = None) -> None:
-        """The shell released the connection: tell the observer, once, how the stream ended."""
+    def close(self, now: float, failure: StreamError | None = None) -> object:
+        """The shell released the connection: tell the observer, once, how the stream ended,
+        and return what it returned (for the shell to hand to the `on_call_end` hook)."""
         observer, self.observer = self.observer, None
         if observer is None:
-            return
+            return None
         if self._done:
-            observer.completed(self.snapshot(), now)
-        elif failure is not None:
-            observer.failed(failure, now)
-        else:
-            observer.abandoned(self.snapshot(), now)
+            return observer.completed(self.snapshot(), now)
+        if failure is not None:
+            return observer.failed(failure, now)
+        return observer.abandoned(self.snapshot(), now)
 
     # ------------------------------------------------------------------ bytes in, chunks out
 

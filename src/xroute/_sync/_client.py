@@ -6,7 +6,7 @@ import concurrent.futures
 import queue
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from types import TracebackType
 from typing import Any, Literal, overload
 
@@ -107,7 +107,7 @@ class XRoute(ClientBase[httpx.Client]):
                 elif isinstance(command, Discard):
                     outcome = _discard(command.response)
                 elif isinstance(command, PrimeStream):
-                    outcome = _prime(command)
+                    outcome = _prime(command, self._hooks.get("call_end"))
                     primed = None if isinstance(outcome, Exception) else outcome
                 elif isinstance(command, LoadCatalog):
                     outcome = self._load_catalog(fetch=command.fetch)
@@ -203,10 +203,13 @@ def _discard(response: httpx.Response) -> bytes:
     return body
 
 
-def _prime(command: PrimeStream) -> Stream[ChatCompletionChunk] | Exception:
+def _prime(
+    command: PrimeStream, on_end: Callable[[Any], object] | None
+) -> Stream[ChatCompletionChunk] | Exception:
     stream: Stream[ChatCompletionChunk] = Stream(
         command.response, command.session, clock=time.monotonic
     )
+    stream.on_end = on_end
     try:
         stream.prime()
     except Exception as err:

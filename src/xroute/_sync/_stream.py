@@ -63,6 +63,7 @@ class Stream(Generic[T]):
         self._failure: StreamError | None = None
         self._closed = False
         self.route = None
+        self.on_end: Callable[[Any], object] | None = None  # the client's on_call_end hook
 
     @property
     def response(self) -> httpx.Response:
@@ -107,7 +108,9 @@ class Stream(Generic[T]):
         if not self._closed:
             self._closed = True
             self._response.close()
-            self._session.close(self._clock(), self._failure)
+            ended = self._session.close(self._clock(), self._failure)
+            if ended is not None and self.on_end is not None:
+                self.on_end(ended)
 
     def __enter__(self) -> Self:
         return self

@@ -31,7 +31,7 @@ from ._failover import (
 from ._hedge import Hedge
 from ._policies import Balanced, Cheapest, Fallback, Fastest, Policy, resolve_policy
 from ._redis import RedisBudget, RedisRouteState
-from ._report import AttemptRecord, FallbackEvent, Outcome, RouteReport
+from ._report import AttemptRecord, CallEnd, FallbackEvent, Outcome, RouteReport
 from ._state import (
     UNSEEN,
     BreakerState,
@@ -51,6 +51,7 @@ __all__ = [
     "Balanced",
     "BreakerState",
     "Budget",
+    "CallEnd",
     "Cheapest",
     "Decision",
     "ErrorKind",

@@ -13,8 +13,14 @@ loop of `AsyncXRoute` too, so no `RouteState` method touches the network: each r
 updates a local copy (an `InMemoryRouteState`) and queues the update. A daemon thread,
 started on first use, pushes the queue to Redis with Lua scripts (each update is one atomic
 read-modify-write inside Redis: no lost updates between processes) and pulls every model's
-shared state back, in one round trip every `refresh_interval`, at once after a failure. A
-decision therefore sees this process's own outcomes immediately and another process's
+shared state back, in one round trip every `refresh_interval`, at once after a failure.
+
+The pull replaces the local copy wholesale (a model Redis does not know reads as unseen) and
+the updates still queued, not pushed yet, are applied again on top: so each outcome counts
+exactly once locally, whether the pull already holds it or not. Each update carries this
+process's sequence number and Redis applies a number once, so a push whose reply was lost
+(a timeout, a dropped connection, a redis-py retry) and is sent again counts once there too.
+A decision therefore sees this process's own outcomes immediately and another process's
 within its push delay (immediate for failures, up to `refresh_interval` for successes) plus
 `refresh_interval` plus one round trip.
 
@@ -39,6 +45,7 @@ so one namespace lives on one shard and the scripts stay single-slot)::
     xroute:{ns}:model:<model id>     hash: breaker, cooldown end, trips, failures, decaying means
     xroute:{ns}:models               set: the model ids above
     xroute:{ns}:probe:<model id>     string: which process holds the half-open probe (PX lease)
+    xroute:{ns}:pushed:<process>     string: that process's last update applied (no double push)
     xroute:{ns}:budget:<name>:spent  float: USD spent
     xroute:{ns}:budget:<name>:holds  hash: USD reserved by each live process
     xroute:{ns}:budget:<name>:alive  sorted set: each process's liveness deadline
@@ -46,6 +53,7 @@ so one namespace lives on one shard and the scripts stay single-slot)::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -69,8 +77,8 @@ __all__ = ["RedisBudget", "RedisRouteState"]
 
 logger = logging.getLogger("xroute.redis")
 
-# Updates queued while Redis is away; past this the oldest are dropped (the local copy
-# still has them, only other processes miss them).
+# Updates queued while Redis is away; past this the oldest are dropped (pushed nowhere: the
+# local copy keeps them only until the next pull replaces it with the shared state).
 _MAX_QUEUED = 10_000
 # Updates sent per round trip; a longer queue takes several back-to-back trips.
 _BATCH = 500
@@ -269,7 +277,11 @@ class _Link:
 
 # Mirrors `_DecayingMean.add` and `InMemoryRouteState.record_success/record_failure`: the
 # shared copy must evolve exactly as the local one would. Change them together.
+# KEYS[4] holds the sequence number of the last update of this process applied: an update
+# sent again after a lost reply (ARGV[18] not above it) is already counted and is skipped.
 _RECORD = """
+local seq = tonumber(ARGV[18])
+if seq <= (tonumber(redis.call('GET', KEYS[4]) or '0') or 0) then return 0 end
 local h = {}
 local flat = redis.call('HGETALL', KEYS[1])
 for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
@@ -338,6 +350,7 @@ redis.call('HSET', KEYS[1], unpack(out))
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
 redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('PEXPIRE', KEYS[3], ARGV[8])
+redis.call('SET', KEYS[4], ARGV[18], 'PX', ARGV[8])
 return 1
 """
 
@@ -384,7 +397,10 @@ return 0
 
 @dataclass(frozen=True, slots=True)
 class _Update:
-    """A local outcome waiting to be pushed: success "s", failure "f", or probe "release"."""
+    """A local outcome waiting to be pushed: success "s", failure "f", or probe "release".
+
+    `seq` numbers a process's outcomes in queue order (Redis applies each number once).
+    """
 
     kind: str
     model: str
@@ -395,6 +411,7 @@ class _Update:
     retry_after_s: float | None = None
     error_kind: str = ""
     probe: bool = False
+    seq: int = 0
 
 
 class _LocalState(InMemoryRouteState):
@@ -445,7 +462,8 @@ class _LocalState(InMemoryRouteState):
             return probing and stats is not None and stats.breaker == "open"
 
     def load(self, model: str, row: dict[str, str], offset: float, probing: bool) -> None:
-        """Replace the model's shared figures (not its in-flight count) with Redis's."""
+        """Replace the model's shared figures (not its in-flight count) with Redis's; an
+        empty `row` (a model Redis does not know) resets them to unseen."""
 
         def num(name: str) -> float:
             try:
@@ -532,6 +550,7 @@ class RedisRouteState:
         self._wanted: dict[str, float] = {}  # model -> when this process last routed to it
         self._leases: dict[str, float] = {}  # claimed, unused probes -> lease end (monotonic)
         self._probing: set[str] = set()  # probes this process has in flight
+        self._seq = 0  # the last sequence number given to an outcome of this process
         self._token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._link = _Link(
             redis,
@@ -600,7 +619,7 @@ class RedisRouteState:
         with self._lock:
             self._probing.discard(model)
             self._apply(update)
-            self._queue.append(update)
+            self._enqueue(update)
 
     def record_failure(
         self, model: str, *, now: float, error_kind: str, retry_after_s: float | None = None
@@ -620,7 +639,7 @@ class RedisRouteState:
             )
             self._probing.discard(model)
             self._apply(update)
-            self._queue.append(update)
+            self._enqueue(update)
         self._link.wake()
 
     def allows(self, model: str, *, now: float) -> bool:
@@ -633,13 +652,15 @@ class RedisRouteState:
     def snapshot(self, model: str, *, now: float | None = None) -> ModelHealth:
         """The model's health as this process knows it (shared figures, local in-flight)."""
         self._link.start()
-        return self._local.snapshot(model, now=now)
+        with self._lock:  # never half-way through a pull (replaced, queue not re-applied)
+            return self._local.snapshot(model, now=now)
 
     # ----------------------------------------------------------------------------- the rest
 
     def models(self) -> list[str]:
         """Every model this process has heard of, from itself or from Redis."""
-        return self._local.models()
+        with self._lock:
+            return self._local.models()
 
     @property
     def connected(self) -> bool | None:
@@ -680,6 +701,7 @@ class RedisRouteState:
         self._queue.clear()
         self._leases.clear()
         self._probing.clear()
+        self._seq = 0
         self._token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
     def _admit_probe(self, model: str, now: float, claim: bool) -> bool:
@@ -695,6 +717,11 @@ class RedisRouteState:
             del self._leases[model]
             self._probing.add(model)
         return True
+
+    def _enqueue(self, update: _Update) -> None:
+        # Under self._lock, so sequence numbers follow queue order.
+        self._seq += 1
+        self._queue.append(dataclasses.replace(update, seq=self._seq))
 
     def _apply(self, update: _Update) -> None:
         local = self._local
@@ -763,7 +790,12 @@ class RedisRouteState:
             self._release(keys=[probe_key], args=[self._token], client=pipe)
             return
         self._record(
-            keys=[self._key("model", update.model), probe_key, self._key("models")],
+            keys=[
+                self._key("model", update.model),
+                probe_key,
+                self._key("models"),
+                self._key("pushed", self._token),
+            ],
             args=[
                 update.model,
                 update.kind,
@@ -775,13 +807,19 @@ class RedisRouteState:
                 self._ttl_ms,
                 *self._settings_args,
                 self._token if update.probe else "",
+                str(update.seq),
             ],
             client=pipe,
         )
 
     def _load(self, rows: Iterable[Any], offset: float) -> None:
+        # The pull is the whole shared state, this process's pushed updates included: it
+        # replaces the local copy wholesale, then what is still queued goes back on top. A
+        # model left out (not in Redis yet: its first update is still queued, or expired)
+        # is reset too, or its queued updates would count twice.
         now = self._clock()
         with self._lock:
+            pulled: set[str] = set()
             for model_raw, flat, holder_raw, claimed in rows:
                 model = _text(model_raw)
                 values = [_text(v) for v in flat]
@@ -793,6 +831,10 @@ class RedisRouteState:
                 elif _text(holder_raw) != self._token:
                     self._leases.pop(model, None)
                 self._local.load(model, row, offset, probing)
+                pulled.add(model)
+            for model in self._local.models():
+                if model not in pulled:
+                    self._local.load(model, {}, offset, probing=False)
             # What this process did since the batch was taken is not in Redis yet.
             for update in self._queue:
                 self._apply(update)

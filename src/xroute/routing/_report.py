@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypeAlias, Union
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, Union
 
 from .._exceptions import redact
 
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from ..types.chat import CompletionUsage
     from ..types.embeddings import EmbeddingUsage
 
-__all__ = ["AttemptRecord", "FallbackEvent", "Outcome", "RouteReport"]
+__all__ = ["AttemptRecord", "CallEnd", "FallbackEvent", "Outcome", "RouteReport"]
 
 Outcome: TypeAlias = Literal["ok", "error", "skipped", "cancelled"]
 """How an attempt ended: served the call, failed, was never sent (e.g. circuit open), or was
@@ -179,3 +180,26 @@ class FallbackEvent:
     from_model: str
     error: Exception
     to_model: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnd:
+    """The payload of the `on_call_end` hook: a routed call is over, served or failed.
+
+    Streams end when the stream does (read to the end, closed, or failed). `candidates`
+    are the models in the order the policy chose them; `result` is the response or stream
+    (None if the call failed) and `error` what it raised or the stream's failure; `body` is
+    the JSON body sent (for tracing with content capture; mind what it holds).
+    """
+
+    operation: str
+    candidates: tuple[str, ...]
+    policy: str
+    stream: bool
+    attempts: tuple[AttemptRecord, ...]
+    latency_s: float
+    result: Any
+    error: BaseException | None
+    cost_usd: float | None
+    usage: Any
+    body: Mapping[str, Any] | None
