@@ -24,7 +24,9 @@ from .routing._state import InMemoryRouteState, RouteState
 
 DEFAULT_TIMEOUT = Timeout()
 # One pool per client; enough keep-alive connections for a busy async backend.
-DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+# Keep-alive as many as may open: at 200 concurrent calls a smaller keep-alive pool churns
+# connections (measured: ~8% slower than raw httpx).
+DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
 
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 

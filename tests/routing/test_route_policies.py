@@ -527,3 +527,14 @@ def test_policies_carry_their_failover_rules() -> None:
     assert Fallback("a", rules=rules).rules is rules
     assert Balanced(rules=rules).rules is rules
     assert Cheapest().rules == FailoverRules()
+
+
+def test_fastest_gives_an_unseen_leader_one_probe_not_a_whole_ranking_ttl() -> None:
+    catalog = ModelCatalog([Model("a/slow"), Model("a/fresh")])
+    state = InMemoryRouteState()
+    state.record_success("a/slow", now=NOW, latency_s=0.05)
+    policy = Fastest(epsilon=0.0, rank_ttl_s=60.0)
+    assert pick(policy, catalog, state)[0] == "a/fresh"  # unseen: the optimistic prior leads
+    # Its first answer is slow; within the same ranking TTL the next call must see that.
+    state.record_success("a/fresh", now=NOW + 0.1, latency_s=2.0)
+    assert pick(policy, catalog, state, now=NOW + 0.2)[0] == "a/slow"

@@ -209,8 +209,9 @@ class _Run:
         self.deadline_at = None if deadline is None else self.started + deadline
         self.secret = ctx.config.api_key.reveal()
         self.records: list[AttemptRecord] = []
-        # Prompts of hedged attempts that were cancelled: providers may bill them.
-        self.cancelled_usd = 0.0
+        # Prompts of hedged attempts that were cancelled: providers may bill them (None:
+        # one could not be priced, so neither can the call).
+        self.cancelled_usd: float | None = 0.0
         self.remaining = policy.candidates(
             catalog,
             ctx.state,
@@ -379,11 +380,12 @@ class _Run:
                 billed=True,
             )
         )
-        # The prompt was sent and may be billed: count it, at the catalog price if known.
+        # The prompt was sent and may be billed: count it at the catalog price; without one
+        # the call's cost is unknown (None), never silently lower.
         pricing = self._pricing(model)
         price = None if pricing is None else pricing.prompt_usd_per_token
         cost = None if price is None else price * self.call.prompt_tokens
-        self.cancelled_usd += cost or 0.0
+        self.cancelled_usd = None if cost is None else _plus(self.cancelled_usd, cost)
         self.ctx.usage.record(model, None, cost)
 
     def _final(self, error: Exception) -> Exception:
@@ -597,8 +599,9 @@ class _StreamAccount:
 _EMPTY = ChatCompletion(choices=[])
 
 
-def _plus(cost: float | None, extra: float) -> float | None:
-    return cost if cost is None or not extra else cost + extra
+def _plus(cost: float | None, extra: float | None) -> float | None:
+    """A sum where unknown (None) stays unknown."""
+    return None if cost is None or extra is None else cost + extra
 
 
 def _unrouted(call: Call, ctx: PlanContext, parse: Parse) -> Generator[Command, Any, Any]:

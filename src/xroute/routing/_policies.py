@@ -219,6 +219,9 @@ class _Ranking:
     state: RouteState
     computed_at: float
     order: tuple[_Candidate, ...]
+    # The leader when it had no sample yet (the optimistic prior put it first): once it has
+    # one, the ranking is stale at once, so an unseen model gets a probe, not a whole TTL.
+    unseen_lead: str | None = None
 
 
 def _price_or_none(value: float | None) -> float | None:
@@ -625,13 +628,16 @@ class _LearningPolicy(_CatalogPolicy):
             and ranking.pool is pool
             and ranking.state is state
             and ranking.computed_at <= now < ranking.computed_at + self.rank_ttl_s
+            and (ranking.unseen_lead is None or not state.snapshot(ranking.unseen_lead).seen)
         ):
             return ranking.order
         health = [state.snapshot(c.id) for c in pool.members]
         order = self._rank(pool, health, bucket=bucket, stream=stream)
+        lead = order[0] if order else None
+        unseen = lead.id if lead is not None and not state.snapshot(lead.id).seen else None
         if len(self._rankings) >= _MAX_CACHED_RANKINGS:
             self._rankings.clear()
-        self._rankings[key] = _Ranking(pool, state, now, order)
+        self._rankings[key] = _Ranking(pool, state, now, order, unseen)
         return order
 
     @abc.abstractmethod

@@ -148,3 +148,14 @@ async def test_after_a_quantile_learns_from_observed_times(
         await d.chat(model=hedge)
     learnt = hedge.delay(FAST, stream=False)
     assert 0.0 < learnt < 1.0  # the fast model's own times, not the 5 s default
+
+
+async def test_an_unpriced_cancelled_attempt_makes_the_cost_unknown(
+    drive: Callable[..., Driver], gateway: MockGateway
+) -> None:
+    _slow_first(gateway)
+    d = drive()  # no catalog loaded: the cancelled prompt cannot be priced
+    reply = await d.chat(model=xroute.Hedge([SLOW, FAST], after=0.2))
+    assert reply.route.attempts[0].outcome == "cancelled"
+    assert reply.usage.model_extra["cost"] > 0  # the winner's own cost is known...
+    assert reply.route.cost_usd is None  # ...but the call's is not: never silently lower
