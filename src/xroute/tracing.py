@@ -472,9 +472,12 @@ def instrument(
         raise InvalidArgumentError(
             f"instrument() takes an XRoute or AsyncXRoute, got {type(client).__name__}"
         )
-    if client in _instrumented:
+    # Copies made by with_options() share their original's hooks: instrumenting both would
+    # record every call twice.
+    if any(other._hooks is client._hooks for other in list(_instrumented)):
         raise InvalidArgumentError(
-            "this client is already instrumented; call .uninstrument() on the first one first"
+            "this client (or the client it was copied from with with_options()) is already "
+            "instrumented, and its copies are traced too; call .uninstrument() first"
         )
     instrumentation = Instrumentation(
         client,

@@ -306,8 +306,11 @@ class _Run:
     def _hedged(self, hedge: Hedge, parse: Parse) -> Generator[Command, Any, Any]:
         """Race the candidates `1 + max_extra` at a time; fall over between races."""
         ctx, call = self.ctx, self.call
+        retry = RetryPolicy(max_retries=ctx.config.max_retries)
         last_error: Exception | None = None
+        retries_done = 0
         while self.remaining:
+            self._skip_open_breakers()
             models = self.remaining[: 1 + hedge.max_extra if self._may_hedge(hedge) else 1]
             delays = tuple(hedge.delay(m, stream=call.stream) for m in models[:-1])
             claim: list[str] = []
@@ -331,11 +334,33 @@ class _Run:
                 hedge.observe(model, taken, stream=call.stream)
                 return (yield from self._succeeded(model, served))
             assert last_error is not None  # no winner: every lane that started failed
+            decision = self.policy.rules.decide(
+                last_error,
+                other_candidates_left=bool(self.remaining),
+                retries_done=retries_done,
+                max_retries=retry.max_retries,
+            )
+            if decision == "retry_same" and len(started) == 1:
+                # The last candidate alone: retried with backoff, as without hedging.
+                headers = getattr(last_error, "headers", None)
+                delay = retry.delay(retries_done, headers, rng=ctx.rng, wall=ctx.wall())
+                if self.deadline_at is not None and ctx.clock() + delay >= self.deadline_at:
+                    raise self._final(last_error)
+                yield Sleep(delay)
+                retries_done += 1
+                self.remaining.insert(0, started[0])
+                continue
             if not self.remaining or not self.policy.rules.fails_over(last_error):
                 raise self._final(last_error)
             if "fallback" in ctx.hooks:
                 yield Notify("fallback", FallbackEvent(started[-1], last_error, self.remaining[0]))
         raise AllModelsFailedError(self.records) from last_error
+
+    def _skip_open_breakers(self) -> None:
+        # As without hedging: a model whose breaker is open is skipped while others remain.
+        now = self.ctx.clock()
+        while len(self.remaining) > 1 and not self.ctx.state.allows(self.remaining[0], now=now):
+            self.records.append(AttemptRecord.skipped(self.remaining.pop(0), "circuit open"))
 
     def _may_hedge(self, hedge: Hedge) -> bool:
         # A call whose budget cannot also cover the extra attempts' worst case runs alone.

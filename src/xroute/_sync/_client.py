@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import queue
 import threading
 import time
@@ -55,8 +54,6 @@ class XRoute(ClientBase[httpx.Client]):
         return httpx.Client(limits=DEFAULT_LIMITS)
 
     def _new_lock(self) -> threading.Lock:
-        # The hedging thread pool is made on first use, by `_lanes`.
-        self._lane_pool: concurrent.futures.ThreadPoolExecutor | None = None
         return threading.Lock()
 
     def _bind_resources(self) -> None:
@@ -66,8 +63,6 @@ class XRoute(ClientBase[httpx.Client]):
 
     def close(self) -> None:
         """Close the connection pool (unless it was passed in as `http_client`)."""
-        if self._lane_pool is not None:
-            self._lane_pool.shutdown(wait=False)
         if self._owns_http:
             self._http.close()
 
@@ -128,9 +123,9 @@ class XRoute(ClientBase[httpx.Client]):
             raise
 
     def _race(self, race: Race) -> list[Any]:
-        """Hedged lanes on pool threads (the httpx client is thread-safe). A lane that lost
-        stops at its next step; a network wait already under way ends with its own timeout,
-        in the background, and its connection is then closed."""
+        """Hedged lanes on threads (the httpx client is thread-safe). A lane that lost stops at
+        its next step; a network wait already under way ends with its own timeout, in the
+        background, and its connection is then closed."""
         schedule = RaceSchedule(race.delays)
         results: list[Any] = [None] * len(race.lanes)
         stops = [threading.Event() for _ in race.lanes]
@@ -147,7 +142,9 @@ class XRoute(ClientBase[httpx.Client]):
 
         while not schedule.over:
             for lane in schedule.due(time.monotonic()):
-                self._lanes().submit(run, lane)
+                # Daemon threads: a losing lane still in a network wait never holds up the
+                # caller, close(), or the interpreter's exit.
+                threading.Thread(target=run, args=(lane,), daemon=True, name="xroute-hedge").start()
             try:
                 lane = finished.get(timeout=schedule.wait_s(time.monotonic()))
             except queue.Empty:
@@ -156,13 +153,6 @@ class XRoute(ClientBase[httpx.Client]):
         for lane in schedule.losers():
             stops[lane].set()
         return schedule.replies(results, time.monotonic())
-
-    def _lanes(self) -> concurrent.futures.ThreadPoolExecutor:
-        if self._lane_pool is None:
-            self._lane_pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=8, thread_name_prefix="xroute-hedge"
-            )
-        return self._lane_pool
 
     def _load_catalog(
         self, *, fetch: bool, refresh: bool = False

@@ -372,3 +372,14 @@ async def test_failed_calls_are_traced_through_on_call_end(
 def test_instrument_takes_only_clients(telemetry: Telemetry) -> None:
     with pytest.raises(xroute.InvalidArgumentError):
         telemetry.instrument(object())
+
+
+def test_a_copy_of_an_instrumented_client_is_not_instrumented_twice(
+    telemetry: Telemetry,
+) -> None:
+    client = xroute.XRoute(api_key=KEY, base_url="http://127.0.0.1:9/v1")
+    telemetry.instrument(client)
+    copy = client.with_options(max_retries=5)
+    with pytest.raises(xroute.InvalidArgumentError, match="already instrumented"):
+        telemetry.instrument(copy)
+    client.close()

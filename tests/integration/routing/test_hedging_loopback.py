@@ -159,3 +159,30 @@ async def test_an_unpriced_cancelled_attempt_makes_the_cost_unknown(
     assert reply.route.attempts[0].outcome == "cancelled"
     assert reply.usage.model_extra["cost"] > 0  # the winner's own cost is known...
     assert reply.route.cost_usd is None  # ...but the call's is not: never silently lower
+
+
+async def test_the_last_candidate_is_retried_as_without_hedging(
+    drive: Callable[..., Driver], gateway: MockGateway
+) -> None:
+    gateway.fail_next(FAST, "server_error")
+    d = drive()
+    reply = await d.chat(model=xroute.Hedge([FAST], after=1.0))
+    assert reply.route.model == FAST
+    assert [(a.outcome, a.status_code) for a in reply.route.attempts] == [
+        ("error", 500),
+        ("ok", 200),
+    ]
+
+
+async def test_an_open_breaker_is_skipped_in_a_hedged_race(
+    drive: Callable[..., Driver], gateway: MockGateway
+) -> None:
+    _slow_first(gateway)
+    state = xroute.InMemoryRouteState(xroute.HealthSettings(failure_threshold=1, cooldown_s=60))
+    state.record_failure(SLOW, now=time.monotonic(), error_kind="server")
+    d = drive(route_state=state)
+    reply = await d.chat(model=xroute.Hedge([SLOW, FAST], after=0.2))
+    assert reply.route.model == FAST
+    # The open model went to the back of the order, and the race never started it.
+    assert [(a.model, a.outcome) for a in reply.route.attempts] == [(FAST, "ok")]
+    assert gateway.stats_for(SLOW).requests == 0
