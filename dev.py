@@ -23,7 +23,14 @@ ROOT = Path(__file__).resolve().parent
 COVERAGE_FLOOR = "85"
 EXTRA_PYTHONS = ("3.10", "3.13")
 # The unit suite (no sockets): what the oldest and newest Pythons run, with only `[unit]` deps.
-UNIT_DIRS = ("tests/core", "tests/client", "tests/catalog", "tests/routing", "tests/testing_unit")
+UNIT_DIRS = (
+    "tests/core",
+    "tests/client",
+    "tests/catalog",
+    "tests/routing",
+    "tests/testing_unit",
+    "tests/reliability/test_fuzzing.py",
+)
 
 
 def _run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:

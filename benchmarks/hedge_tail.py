@@ -71,9 +71,8 @@ def main() -> None:
     for name, p50, p99, cost in rows:
         print(f"{name:<26}{p50 * 1000:>10.1f}{p99 * 1000:>10.1f}{cost:>14.8f}")
     base, hedged = rows
-    print(
-        f"p99: {base[2] / hedged[2]:.2f}x lower with hedging; extra cost {hedged[3] / base[3] - 1:+.1%}"
-    )
+    extra = hedged[3] / base[3] - 1
+    print(f"p99: {base[2] / hedged[2]:.2f}x lower with hedging; extra cost {extra:+.1%}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import random
 import time
@@ -15,7 +16,7 @@ from typing_extensions import Self
 from ._core.catalog_cache import CatalogCache
 from ._core.config import ClientConfig, Timeout, TimeoutLike
 from ._core.plan import PlanContext
-from ._exceptions import InvalidArgumentError
+from ._exceptions import InvalidArgumentError, redact
 from .catalog import ModelCatalog, _load_overrides
 from .routing._cost import Budget, UsageSummary
 from .routing._policies import Policy, resolve_policy
@@ -29,6 +30,30 @@ DEFAULT_TIMEOUT = Timeout()
 DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
 
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
+
+
+class _RedactingFilter(logging.Filter):
+    """Scrubs keys from httpx/httpcore log records: at DEBUG httpcore logs response headers
+    verbatim, and a server or proxy that echoes Authorization would put the key there."""
+
+    keys: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        clean = redact(text)
+        for key in self.keys:
+            clean = clean.replace(key, "[redacted]")
+        if clean != text:
+            record.msg, record.args = clean, None
+        return True
+
+
+_REDACTING = _RedactingFilter()
+# Logger filters do not apply to child loggers, so each logger httpx and httpcore use.
+for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2"):
+    logging.getLogger(_name).addFilter(_REDACTING)
+for _name in ("httpcore.proxy", "httpcore.socks"):
+    logging.getLogger(_name).addFilter(_REDACTING)
 
 
 class ClientBase(Generic[H]):
@@ -92,6 +117,7 @@ class ClientBase(Generic[H]):
             allow_insecure_http=allow_insecure_http,
         )
         self._rng = random.Random()
+        _RedactingFilter.keys.add(self._config.api_key.reveal())
         if default_model is not None:
             resolve_policy(default_model)  # a bad default fails here, not on the first call
         self._default_model = default_model

@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import ValidationError
 
 from xroute._core.stream_state import ChunkAccumulator, StreamSession, first_choice_text
 from xroute._exceptions import (
@@ -432,7 +431,8 @@ def test_data_that_is_not_a_chunk_raises_interrupted_with_the_partial() -> None:
         with pytest.raises(StreamInterruptedError) as caught:
             session.feed(bad, 1.0)
         assert caught.value.partial_text == "so far"
-        assert isinstance(caught.value.__cause__, ValidationError)
+        # No chained ValidationError: its text quotes the data, which may echo the key.
+        assert caught.value.__cause__ is None
         assert ".partial" in str(caught.value)
 
 

@@ -89,9 +89,7 @@ class AsyncXRoute(ClientBase[httpx.AsyncClient]):
                 outcome: Any = None
                 if isinstance(command, Send):
                     try:
-                        outcome = pending = await self._http.send(
-                            command.request, stream=command.stream, follow_redirects=True
-                        )
+                        outcome = pending = await self._send(command)
                     except httpx.RequestError as err:
                         outcome = err
                 elif isinstance(command, Sleep):
@@ -121,6 +119,16 @@ class AsyncXRoute(ClientBase[httpx.AsyncClient]):
                 await primed.aclose()
             plan.close()  # runs the plan's clean-up (in-flight counts, budget) now
             raise
+
+    async def _send(self, command: Send) -> httpx.Response:
+        if command.stream or command.deadline_at is None:
+            return await self._http.send(
+                command.request, stream=command.stream, follow_redirects=True
+            )
+        # A plain body must be read by the call's deadline, however slowly it trickles in.
+        with anyio.move_on_after(command.deadline_at - time.monotonic()):
+            return await self._http.send(command.request, follow_redirects=True)
+        raise httpx.ReadTimeout("the deadline passed while reading the body")
 
     async def _race(self, race: Race) -> list[Any]:
         """Hedged lanes as tasks; the lanes that lost are cancelled (their connections are

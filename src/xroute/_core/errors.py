@@ -49,7 +49,8 @@ _MAX_SHOWN = 300
 def _parse_body(content: bytes) -> Any:
     try:
         return json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    # RecursionError: a hostile body nested thousands deep must still be just a body.
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return content.decode("utf-8", "replace")
 
 

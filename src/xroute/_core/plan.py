@@ -55,10 +55,13 @@ logger = logging.getLogger("xroute")
 @dataclass(frozen=True, slots=True)
 class Send:
     """Send `request`; reply with the `httpx.Response` (body read unless `stream`) or the
-    `httpx.RequestError` raised."""
+    `httpx.RequestError` raised. Reading a plain body must end by `deadline_at` (monotonic
+    seconds; a server trickling bytes must not outlast the call's deadline): reply with an
+    `httpx.ReadTimeout` if it does not."""
 
     request: httpx.Request
     stream: bool
+    deadline_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,7 +432,7 @@ class _Run:
         if left is not None and left <= 0:
             raise _deadline_error(self.timeout.deadline, self.records)
         request = build_request(ctx.config, call, model, timeout=self.timeout.for_attempt(left))
-        outcome = yield Send(request, call.stream)
+        outcome = yield Send(request, call.stream, self.deadline_at)
         status: int | None = None
         error: Exception
         if isinstance(outcome, Exception):
@@ -643,7 +646,7 @@ def _unrouted(call: Call, ctx: PlanContext, parse: Parse) -> Generator[Command, 
         if left is not None and left <= 0:
             raise _deadline_error(timeout.deadline, [])
         request = build_request(config, call, None, timeout=timeout.for_attempt(left))
-        outcome = yield Send(request, False)
+        outcome = yield Send(request, False, deadline_at)
         error: APIError
         if isinstance(outcome, Exception):
             error = transport_error(outcome, request)

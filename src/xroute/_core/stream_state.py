@@ -516,7 +516,8 @@ class StreamSession:
                     break
                 if not payload:
                     continue  # an empty data line used as a keep-alive
-                raise self._not_a_chunk(data, err) from err
+                # `from None`: pydantic's text quotes the data, which may echo the key.
+                raise self._not_a_chunk(data, err) from None
             extra = chunk.__pydantic_extra__
             if extra and "error" in extra:
                 raise self._error_event(extra["error"])
@@ -692,7 +693,7 @@ def _error_payload(data: str) -> object:
     """The error of an ``event: error`` block: its JSON (unwrapping ``{"error": ...}``)."""
     try:
         value: object = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested thousands deep: still just the text
         return data
     if isinstance(value, dict) and "error" in value:
         return value["error"]

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Generator
 from types import TracebackType
-from typing import Any, Literal, overload
+from typing import Any, Literal, cast, overload
 
 import httpx
 from typing_extensions import Self, Unpack
@@ -92,9 +92,7 @@ class XRoute(ClientBase[httpx.Client]):
                 outcome: Any = None
                 if isinstance(command, Send):
                     try:
-                        outcome = pending = self._http.send(
-                            command.request, stream=command.stream, follow_redirects=True
-                        )
+                        outcome = pending = self._send(command)
                     except httpx.RequestError as err:
                         outcome = err
                 elif isinstance(command, Sleep):
@@ -121,6 +119,25 @@ class XRoute(ClientBase[httpx.Client]):
                 primed.close()
             plan.close()  # runs the plan's clean-up (in-flight counts, budget) now
             raise
+
+    def _send(self, command: Send) -> httpx.Response:
+        plain_by_deadline = not command.stream and command.deadline_at is not None
+        response = self._http.send(
+            command.request, stream=command.stream or plain_by_deadline, follow_redirects=True
+        )
+        if plain_by_deadline:
+            # A blocking read cannot be cut short, so the body is read piece by piece and the
+            # deadline checked between pieces: a trickling server ends at the next piece.
+            pieces = []
+            try:
+                for piece in response.iter_bytes():
+                    pieces.append(piece)
+                    if time.monotonic() >= cast(float, command.deadline_at):
+                        raise httpx.ReadTimeout("the deadline passed while reading the body")
+            finally:
+                response.close()
+            response._content = b"".join(pieces)  # what Response.read() itself stores
+        return response
 
     def _race(self, race: Race) -> list[Any]:
         """Hedged lanes on threads (the httpx client is thread-safe). A lane that lost stops at
