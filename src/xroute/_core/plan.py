@@ -287,10 +287,8 @@ class _Run:
                         max_retries=retry.max_retries,
                     )
                     if decision == "retry_same":
-                        headers = getattr(error, "headers", None)
-                        delay = retry.delay(retries_done, headers, rng=ctx.rng, wall=ctx.wall())
-                        if self.deadline_at is not None and ctx.clock() + delay >= self.deadline_at:
-                            # The deadline would pass while sleeping: fail now.
+                        delay = _backoff(ctx, retry, error, retries_done, self.deadline_at)
+                        if delay is None:
                             raise self._final(error)
                         yield Sleep(delay)
                         retries_done += 1
@@ -345,9 +343,8 @@ class _Run:
             )
             if decision == "retry_same" and len(started) == 1:
                 # The last candidate alone: retried with backoff, as without hedging.
-                headers = getattr(last_error, "headers", None)
-                delay = retry.delay(retries_done, headers, rng=ctx.rng, wall=ctx.wall())
-                if self.deadline_at is not None and ctx.clock() + delay >= self.deadline_at:
+                delay = _backoff(ctx, retry, last_error, retries_done, self.deadline_at)
+                if delay is None:
                     raise self._final(last_error)
                 yield Sleep(delay)
                 retries_done += 1
@@ -661,12 +658,27 @@ def _unrouted(call: Call, ctx: PlanContext, parse: Parse) -> Generator[Command, 
         )
         if not retryable or attempt == retry.max_retries:
             raise error
-        headers = error.headers if isinstance(error, APIStatusError) else None
-        delay = retry.delay(attempt, headers, rng=ctx.rng, wall=ctx.wall())
-        if deadline_at is not None and ctx.clock() + delay >= deadline_at:
+        delay = _backoff(ctx, retry, error, attempt, deadline_at)
+        if delay is None:
             raise error
         yield Sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _backoff(
+    ctx: PlanContext,
+    retry: RetryPolicy,
+    error: Exception,
+    retries_done: int,
+    deadline_at: float | None,
+) -> float | None:
+    """Seconds to wait before retrying after `error` (backoff or the server's Retry-After);
+    None when the deadline would pass while sleeping: then fail now, not after the sleep."""
+    headers = getattr(error, "headers", None)
+    delay = retry.delay(retries_done, headers, rng=ctx.rng, wall=ctx.wall())
+    if deadline_at is not None and ctx.clock() + delay >= deadline_at:
+        return None
+    return delay
 
 
 def _deadline_error(deadline: float | None, records: list[AttemptRecord]) -> APITimeoutError:
